@@ -1,0 +1,192 @@
+# sftkit: one build for everything. See README.md.
+#
+#   make            build build/bin/* and build/lib/libsftkit.a
+#   make check      all tests, then again under ASan+UBSan, then a fuzz smoke run
+#   make demo       split a synthetic chat dataset and show the counts
+#   make bench      benchmarks (tests/bench/)
+#   make fuzz       a long fuzz run (FUZZ_TIME seconds per target)
+#   make deps       install the Debian packages (prints the apt-get line when not root)
+#   make install    PREFIX=/usr/local
+#   CUDA=0|1        force the CUDA build off or on (default: on when nvcc is found)
+
+VERSION := 0.1.0
+PREFIX ?= /usr/local
+BUILD ?= build
+CC ?= cc
+CFLAGS ?= -O2 -g
+WARNFLAGS := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+# make check builds with -Werror: the build must stay free of warnings.
+ifeq ($(WERROR),1)
+WARNFLAGS += -Werror
+endif
+ifeq ($(SAN),1)
+SANFLAGS := -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+endif
+
+# Debian packages: what the code links against, then what the tests use.
+DEB_BUILD := build-essential pkg-config libcjson-dev libpcre2-dev libcurl4-openssl-dev \
+	libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libsentencepiece-dev
+DEB_TEST := libcmocka-dev bats python3-jsonschema clang libclang-rt-14-dev groff-base man-db
+PKGS := libcjson
+
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson)
+CPPFLAGS += -Ilib -D_GNU_SOURCE -DSFT_VERSION=\"$(VERSION)\" $(PKG_CFLAGS)
+ALL_CFLAGS := -std=c11 $(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -MMD -MP
+LDLIBS := $(PKG_LIBS) -lm
+
+# CUDA: .cu files under lib/ are built only when nvcc is there.
+NVCC ?= $(shell command -v nvcc 2>/dev/null || command -v /usr/local/cuda/bin/nvcc 2>/dev/null)
+ifeq ($(origin CUDA),undefined)
+CUDA := $(if $(NVCC),1,0)
+endif
+CU_SRCS := $(wildcard lib/*/cuda/*.cu)
+ifeq ($(CUDA),1)
+ifeq ($(NVCC),)
+$(error CUDA=1 but nvcc was not found; set NVCC=/path/to/nvcc)
+endif
+NVCCFLAGS ?= -O2 -g -gencode=arch=compute_90a,code=sm_90a -gencode=arch=compute_80,code=compute_80
+CU_OBJS := $(CU_SRCS:%.cu=$(BUILD)/obj/%.o)
+CPPFLAGS += -DSFT_HAVE_CUDA=1
+ifneq ($(CU_SRCS),)
+LDLIBS += -L$(dir $(NVCC))../lib64 -lcudart
+endif
+endif
+
+LIB_SRCS := $(wildcard lib/*/*.c)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(CU_OBJS)
+LIB := $(BUILD)/lib/libsftkit.a
+TOOLS := $(patsubst tools/%.c,%,$(wildcard tools/*.c))
+BINS := $(TOOLS:%=$(BUILD)/bin/%)
+UNIT_SRCS := $(wildcard tests/unit/test_*.c)
+UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
+
+.PHONY: all tests check check-run demo demo-run bench fuzz fuzz-build deps install config clean
+.DELETE_ON_ERROR:
+
+all: $(LIB) $(BINS)
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cu
+	@mkdir -p $(@D)
+	$(NVCC) $(CPPFLAGS) $(NVCCFLAGS) -c $< -o $@
+
+$(LIB): $(LIB_OBJS)
+	@mkdir -p $(@D)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
+
+# ---- tests ----
+
+tests: all $(UNIT_BINS)
+
+$(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -lcmocka -o $@
+
+# Fuzz targets: clang's libFuzzer with ASan+UBSan, built from the sources.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(FUZZ_SRCS:tests/fuzz/%.c=$(BUILD)/fuzz/%)
+FUZZ_TIME ?= 600
+FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+
+fuzz-build: $(FUZZ_BINS)
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*/*.h)
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRCS) $(LDLIBS) -o $@
+
+# make check = deps, then the real work in a fresh make (so pkg-config sees
+# packages that deps has just installed).
+check: deps
+	@$(MAKE) --no-print-directory check-run
+
+check-run:
+	$(MAKE) --no-print-directory WERROR=1 tests
+	$(MAKE) --no-print-directory WERROR=1 BUILD=build/asan SAN=1 tests
+	$(MAKE) --no-print-directory fuzz-build
+	tests/run.sh build build/asan
+
+fuzz: deps
+	@$(MAKE) --no-print-directory fuzz-build
+	@for f in $(FUZZ_BINS); do \
+	  name=$$(basename $$f); mkdir -p $(BUILD)/fuzz/corpus-$$name; \
+	  echo "fuzz: $$name for $(FUZZ_TIME)s"; \
+	  $$f -max_total_time=$(FUZZ_TIME) -max_len=65536 $(BUILD)/fuzz/corpus-$$name tests/fuzz/corpus/$${name#fuzz_} || exit 1; \
+	done
+
+bench: all $(BUILD)/bench/gen-jsonl
+	tests/bench/split-bench.sh $(BUILD)
+
+$(BUILD)/bench/gen-jsonl: tests/bench/gen-jsonl.c
+	@mkdir -p $(@D)
+	$(CC) -std=c11 -O2 -Wall -Wextra $< -o $@
+
+demo: deps
+	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory demo-run
+
+demo-run:
+	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
+	@echo "== split a synthetic chat dataset 90:10, keeping conversations whole"
+	@echo '$$ split -v --ratio 0.9,0.1 --key meta.conversation --out $(BUILD)/demo/chat fixtures/demo/chat.jsonl'
+	@$(BUILD)/bin/split -v --ratio 0.9,0.1 --key meta.conversation --out $(BUILD)/demo/chat fixtures/demo/chat.jsonl
+	@echo
+	@echo "== the same, 8:1:1 with exact sizes, each language split on its own"
+	@echo '$$ split -v --ratio 8,1,1 --exact --stratify meta.lang --out $(BUILD)/demo/chat3 fixtures/demo/chat.jsonl'
+	@$(BUILD)/bin/split -v --ratio 8,1,1 --exact --stratify meta.lang --out $(BUILD)/demo/chat3 fixtures/demo/chat.jsonl
+	@echo
+	@echo "== a bad line is reported with file, line and column; --on-error=skip goes on"
+	@printf '{"id":1}\n{"id":2,}\n{"id":3}\n' > $(BUILD)/demo/bad.jsonl
+	@echo '$$ split --ratio 1,1 --on-error=skip --rejects $(BUILD)/demo/rejects.jsonl --out $(BUILD)/demo/bad $(BUILD)/demo/bad.jsonl'
+	@$(BUILD)/bin/split --ratio 1,1 --on-error=skip --rejects $(BUILD)/demo/rejects.jsonl \
+	  --out $(BUILD)/demo/bad $(BUILD)/demo/bad.jsonl; echo "exit status $$?"
+	@echo '$$ cat $(BUILD)/demo/rejects.jsonl.why'
+	@cat $(BUILD)/demo/rejects.jsonl.why
+	@echo
+	@echo "Outputs are in $(BUILD)/demo/. Run 'make check' for the tests."
+
+# Installs the packages the build and the tests need. Without root it
+# prints the apt-get line instead.
+deps:
+	@missing=$$(for p in $(DEB_BUILD) $(DEB_TEST); do \
+	  dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	missing=$$(echo $$missing); \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "make deps: installing $$missing"; \
+	  apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
+	else \
+	  echo "make deps: missing Debian packages; install them with:" >&2; \
+	  echo "  sudo apt-get install $$missing" >&2; exit 1; \
+	fi
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(PREFIX)/share/man/man1 \
+	  $(DESTDIR)$(PREFIX)/share/man/man5 $(DESTDIR)$(PREFIX)/share/man/man7 \
+	  $(DESTDIR)$(PREFIX)/share/sftkit/schemas
+	@# split is installed as sft-split: coreutils has split(1).
+	for t in $(TOOLS); do \
+	  name=$$t; [ $$t = split ] && name=sft-split; \
+	  install -m 755 $(BUILD)/bin/$$t $(DESTDIR)$(PREFIX)/bin/$$name; \
+	  install -m 644 man/man1/$$t.1 $(DESTDIR)$(PREFIX)/share/man/man1/$$name.1; \
+	done
+	install -m 644 man/man5/*.5 $(DESTDIR)$(PREFIX)/share/man/man5/
+	install -m 644 man/man7/*.7 $(DESTDIR)$(PREFIX)/share/man/man7/
+	install -m 644 schemas/*.json $(DESTDIR)$(PREFIX)/share/sftkit/schemas/
+
+config:
+	@echo "CC=$(CC) CFLAGS=$(CFLAGS) BUILD=$(BUILD)"
+	@echo "CUDA=$(CUDA) NVCC=$(NVCC) CU_SRCS=$(CU_SRCS)"
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,18 @@
+/* UTF-8 validation and encoding (RFC 3629: no overlongs, no surrogates,
+ * nothing above U+10FFFF). */
+#ifndef SFT_UTF8_H
+#define SFT_UTF8_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Returns the offset of the first byte of the first invalid sequence in
+ * s[0..n), or n when the whole buffer is valid UTF-8. A sequence cut off by
+ * the end of the buffer is invalid. */
+size_t utf8_invalid_offset(const unsigned char *s, size_t n);
+
+/* Writes the UTF-8 encoding of code point cp (must be <= 0x10FFFF and not a
+ * surrogate) to out and returns its length, 1 to 4. */
+size_t utf8_encode(uint32_t cp, char out[4]);
+
+#endif

@@ -1,0 +1,657 @@
+#include "split/split.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "core/hash.h"
+#include "core/jsonl.h"
+
+/* Seed of the stratum hash; strata are found by value, not by --seed. */
+#define STRATUM_SEED 0x7374726174756dULL
+
+void split_cutpoints(const double *weight, size_t n, uint64_t *cut)
+{
+    long double sum = 0, acc = 0;
+    for (size_t i = 0; i < n; i++) sum += weight[i];
+    for (size_t i = 0; i < n; i++) {
+        acc += weight[i];
+        long double c = acc / sum * 18446744073709551616.0L;
+        cut[i] = c >= 18446744073709551615.0L ? UINT64_MAX : (uint64_t)c;
+    }
+    cut[n - 1] = UINT64_MAX;
+}
+
+size_t split_part_of_hash(const uint64_t *cut, size_t n, uint64_t h)
+{
+    for (size_t i = 0; i + 1 < n; i++)
+        if (h < cut[i]) return i;
+    return n - 1;
+}
+
+void split_targets(uint64_t total, const double *weight, size_t n, uint64_t *target)
+{
+    long double sum = 0, frac[SPLIT_MAX_PARTS];
+    for (size_t i = 0; i < n; i++) sum += weight[i];
+    uint64_t assigned = 0;
+    for (size_t i = 0; i < n; i++) {
+        long double q = (long double)total * weight[i] / sum;
+        long double fl = floorl(q);
+        /* 0.9 and 0.1 are not exact in binary: 10 * 0.9 / 1.0 may come out
+         * a hair under 9. Snap such quotients to the integer they mean. */
+        if (q - fl > 1 - 1e-9L) fl += 1;
+        target[i] = (uint64_t)fl;
+        frac[i] = q - fl;
+        assigned += target[i];
+    }
+    while (assigned > total) { /* only from the snapping above */
+        size_t lo = 0;
+        for (size_t i = 1; i < n; i++)
+            if (target[i] && (target[lo] == 0 || frac[i] < frac[lo])) lo = i;
+        target[lo]--;
+        frac[lo] += 1;
+        assigned--;
+    }
+    for (; assigned < total; assigned++) {
+        size_t best = 0;
+        for (size_t i = 1; i < n; i++)
+            if (frac[i] > frac[best]) best = i;
+        target[best]++;
+        frac[best] = -1;
+    }
+}
+
+static int value_key(const json_path *path, const char *text, size_t len, sft_buf *scratch,
+                     const char **key, size_t *keylen)
+{
+    json_value v;
+    if (!json_get(text, len, path, &v)) return -1;
+    scratch->len = 0;
+    if (json_value_key(&v, scratch) != 0) return -2;
+    *key = scratch->p;
+    *keylen = scratch->len;
+    return 0;
+}
+
+int split_key(const split_config *cfg, const char *text, size_t len, sft_buf *scratch,
+              const char **key, size_t *keylen)
+{
+    if (!cfg->key) {
+        *key = text;
+        *keylen = len;
+        return 0;
+    }
+    return value_key(cfg->key, text, len, scratch, key, keylen);
+}
+
+/* ---- reading the inputs ---- */
+
+/* An input as it is read in each pass: a path, or an unlinked temporary
+ * copy of stdin or a pipe, which cannot be read twice. */
+typedef struct {
+    const char *path; /* NULL for stdin */
+    const char *name; /* for diagnostics */
+    int spill_fd;     /* -1 unless spilled */
+} input;
+
+static int open_input(const input *in, size_t max_line, jsonl_reader **r)
+{
+    int rc;
+    if (in->spill_fd >= 0) {
+        if (lseek(in->spill_fd, 0, SEEK_SET) != 0) {
+            sft_error("%s: cannot rewind temporary copy: %s", in->name, strerror(errno));
+            return SFT_EX_IOERR;
+        }
+        rc = jsonl_open_fd(r, in->spill_fd, 0, in->name, max_line);
+    } else {
+        rc = jsonl_open(r, in->path, max_line);
+    }
+    if (rc == 0) return 0;
+    if (rc == ENOMEM) {
+        sft_error("out of memory");
+        return SFT_EX_SOFTWARE;
+    }
+    sft_error("%s: cannot open: %s", in->name, strerror(rc));
+    return SFT_EX_NOINPUT;
+}
+
+/* Copies the input in to an unlinked file in $TMPDIR. */
+static int spill(input *in)
+{
+    const char *dir = getenv("TMPDIR");
+    if (!dir || !*dir) dir = "/tmp";
+    size_t n = strlen(dir);
+    char *tmpl = malloc(n + sizeof "/sft-split.XXXXXX");
+    if (!tmpl) {
+        sft_error("out of memory");
+        return SFT_EX_SOFTWARE;
+    }
+    memcpy(tmpl, dir, n);
+    memcpy(tmpl + n, "/sft-split.XXXXXX", sizeof "/sft-split.XXXXXX");
+    int fd = mkstemp(tmpl);
+    if (fd < 0) {
+        sft_error("%s: cannot create temporary file: %s", tmpl, strerror(errno));
+        free(tmpl);
+        return SFT_EX_CANTCREAT;
+    }
+    unlink(tmpl);
+    free(tmpl);
+
+    int src = 0;
+    if (in->path && (src = open(in->path, O_RDONLY | O_CLOEXEC)) < 0) {
+        sft_error("%s: cannot open: %s", in->name, strerror(errno));
+        close(fd);
+        return SFT_EX_NOINPUT;
+    }
+    sft_out *o = sft_out_fd(fd, "temporary copy of input");
+    char *chunk = malloc(1 << 16);
+    int status = 0;
+    if (!o || !chunk) {
+        sft_error("out of memory");
+        status = SFT_EX_SOFTWARE;
+    }
+    while (!status) {
+        ssize_t got = read(src, chunk, 1 << 16);
+        if (got == 0) break;
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            sft_error("%s: read error: %s", in->name, strerror(errno));
+            status = SFT_EX_IOERR;
+            break;
+        }
+        sft_out_write(o, chunk, (size_t)got);
+        if (sft_out_error(o)) break;
+    }
+    free(chunk);
+    if (o) {
+        int err = sft_out_close(o, 1);
+        if (err && !status) status = sft_write_error("temporary copy of input", err);
+    }
+    if (in->path) close(src);
+    if (status) {
+        close(fd);
+        return status;
+    }
+    in->spill_fd = fd;
+    return 0;
+}
+
+/* Checks up front that every named input can be opened, so that a missing
+ * file stops the run before anything is written. */
+static int check_inputs(const input *in, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (!in[i].path) continue;
+        int fd = open(in[i].path, O_RDONLY | O_CLOEXEC);
+        if (fd < 0) {
+            sft_error("%s: cannot open: %s", in[i].name, strerror(errno));
+            return SFT_EX_NOINPUT;
+        }
+        struct stat st;
+        int dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
+        close(fd);
+        if (dir) {
+            sft_error("%s: cannot open: %s", in[i].name, strerror(EISDIR));
+            return SFT_EX_NOINPUT;
+        }
+    }
+    return 0;
+}
+
+static int reject_missing(sft_run *run, const jsonl_reader *r, const jsonl_record *rec,
+                          const char *what, const char *field)
+{
+    char reason[256];
+    snprintf(reason, sizeof reason, "%s field '%s' not found", what, field);
+    return sft_run_reject(run, jsonl_name(r), rec->line, 0, rec->text, rec->len, reason);
+}
+
+static int read_error(const jsonl_reader *r, const jsonl_error *err)
+{
+    sft_error("%s: %s", jsonl_name(r), err->reason);
+    return SFT_EX_IOERR;
+}
+
+static int write_record(sft_out *o, const jsonl_record *rec)
+{
+    sft_out_write(o, rec->text, rec->len);
+    sft_out_putc(o, '\n');
+    return sft_out_error(o) ? sft_write_error(sft_out_name(o), sft_out_error(o)) : 0;
+}
+
+/* ---- streaming mode ---- */
+
+static int run_streaming(const split_config *cfg, sft_run *run, const input *inputs,
+                         size_t ninputs, sft_out **outs, uint64_t *counts)
+{
+    uint64_t cut[SPLIT_MAX_PARTS];
+    split_cutpoints(cfg->weight, cfg->nparts, cut);
+    sft_buf scratch = {0};
+    uint64_t bytes_done = 0;
+    int status = 0;
+
+    for (size_t i = 0; i < ninputs && !status; i++) {
+        jsonl_reader *r;
+        if ((status = open_input(&inputs[i], run->max_line, &r))) break;
+        jsonl_record rec;
+        jsonl_error err;
+        int kind;
+        while (!status && (kind = jsonl_next(r, &rec, &err)) != JSONL_EOF) {
+            if (kind == JSONL_IOERR) {
+                status = read_error(r, &err);
+                break;
+            }
+            run->in++;
+            if (kind == JSONL_BAD) {
+                status = sft_run_reject(run, jsonl_name(r), err.line, err.col, rec.text, rec.len,
+                                        err.reason);
+                continue;
+            }
+            const char *key;
+            size_t keylen;
+            int k = split_key(cfg, rec.text, rec.len, &scratch, &key, &keylen);
+            if (k == -2) {
+                sft_error("out of memory");
+                status = SFT_EX_SOFTWARE;
+            } else if (k == -1) {
+                status = reject_missing(run, r, &rec, "key", cfg->key_spec);
+            } else {
+                size_t part = split_part_of_hash(cut, cfg->nparts, xxh64(key, keylen, cfg->seed));
+                status = write_record(outs[part], &rec);
+                counts[part]++;
+                run->out++;
+            }
+            if ((run->in & 0xFFF) == 0)
+                sft_run_progress(run, bytes_done + jsonl_bytes_read(r), run->in);
+        }
+        bytes_done += jsonl_bytes_read(r);
+        jsonl_close(r);
+    }
+    buf_free(&scratch);
+    return status;
+}
+
+/* ---- exact mode ---- */
+
+typedef struct {
+    uint64_t h;        /* xxh64 of the key with the seed */
+    uint32_t stratum;
+    uint32_t nrec;
+} group;
+
+/* Open addressing from a 64-bit hash to an index; 0 marks an empty slot,
+ * so slots hold index + 1. */
+typedef struct {
+    uint32_t *slot;
+    size_t mask;
+    size_t used;
+} index_table;
+
+typedef struct {
+    group *g;
+    size_t ng, capg;
+    index_table gt;
+
+    uint64_t *stratum_h;
+    char **stratum_name;
+    size_t ns, caps;
+    index_table st;
+
+    uint32_t *rec_group; /* per record in input order; NO_GROUP if rejected */
+    size_t nrec, caprec;
+    uint64_t mixed;      /* records whose stratum differs from their group's */
+} exact_state;
+
+#define NO_GROUP UINT32_MAX
+
+static int table_grow(index_table *t, const uint64_t *(*hash_of)(const void *, uint32_t),
+                      const void *owner)
+{
+    size_t cap = t->slot ? (t->mask + 1) * 2 : 1024;
+    uint32_t *slot = calloc(cap, sizeof *slot);
+    if (!slot) return -1;
+    for (size_t i = 0; t->slot && i <= t->mask; i++) {
+        if (!t->slot[i]) continue;
+        uint64_t h = *hash_of(owner, t->slot[i] - 1);
+        size_t j = (size_t)h & (cap - 1);
+        while (slot[j]) j = (j + 1) & (cap - 1);
+        slot[j] = t->slot[i];
+    }
+    free(t->slot);
+    t->slot = slot;
+    t->mask = cap - 1;
+    return 0;
+}
+
+static const uint64_t *group_hash(const void *owner, uint32_t i)
+{
+    return &((const exact_state *)owner)->g[i].h;
+}
+
+static const uint64_t *stratum_hash(const void *owner, uint32_t i)
+{
+    return &((const exact_state *)owner)->stratum_h[i];
+}
+
+/* Finds h in t; returns the slot (holding 0 when h is absent). */
+static uint32_t *table_find(index_table *t, uint64_t h,
+                            const uint64_t *(*hash_of)(const void *, uint32_t), const void *owner)
+{
+    size_t j = (size_t)h & t->mask;
+    while (t->slot[j] && *hash_of(owner, t->slot[j] - 1) != h) j = (j + 1) & t->mask;
+    return &t->slot[j];
+}
+
+static int grow_array(void **p, size_t *cap, size_t elem)
+{
+    size_t c = *cap ? *cap * 2 : 4096;
+    void *q = realloc(*p, c * elem);
+    if (!q) return -1;
+    *p = q;
+    *cap = c;
+    return 0;
+}
+
+/* Returns the index of the stratum of value key[0..n), adding it if new,
+ * or -1 when out of memory. */
+static int64_t stratum_of(exact_state *s, const char *key, size_t n)
+{
+    uint64_t h = xxh64(key, n, STRATUM_SEED);
+    if (!s->st.slot || s->st.used * 2 >= s->st.mask)
+        if (table_grow(&s->st, stratum_hash, s) != 0) return -1;
+    uint32_t *slot = table_find(&s->st, h, stratum_hash, s);
+    if (*slot) return *slot - 1;
+    if (s->ns == s->caps) {
+        size_t cap = s->caps;
+        if (grow_array((void **)&s->stratum_h, &cap, sizeof *s->stratum_h) != 0) return -1;
+        cap = s->caps;
+        if (grow_array((void **)&s->stratum_name, &cap, sizeof *s->stratum_name) != 0) return -1;
+        s->caps = cap;
+    }
+    /* The name, for -v, is the value's canonical text without its type tag. */
+    size_t show = n - 1 > 60 ? 60 : n - 1;
+    char *name = malloc(show + 1);
+    if (!name) return -1;
+    memcpy(name, key + 1, show);
+    name[show] = '\0';
+    s->stratum_h[s->ns] = h;
+    s->stratum_name[s->ns] = name;
+    *slot = (uint32_t)++s->ns;
+    s->st.used++;
+    return (int64_t)s->ns - 1;
+}
+
+/* Records one good record of group key[0..n) in stratum. Returns 0, or -1
+ * when out of memory or past 2^32 records. */
+static int add_record(exact_state *s, const char *key, size_t n, uint64_t seed, uint32_t stratum)
+{
+    uint64_t h = xxh64(key, n, seed);
+    if (!s->gt.slot || s->gt.used * 2 >= s->gt.mask)
+        if (table_grow(&s->gt, group_hash, s) != 0) return -1;
+    uint32_t *slot = table_find(&s->gt, h, group_hash, s);
+    uint32_t gi;
+    if (*slot) {
+        gi = *slot - 1;
+        if (s->g[gi].stratum != stratum) s->mixed++;
+    } else {
+        if (s->ng == s->capg && grow_array((void **)&s->g, &s->capg, sizeof *s->g) != 0) return -1;
+        if (s->ng >= NO_GROUP - 1) return -1;
+        gi = (uint32_t)s->ng++;
+        s->g[gi] = (group){.h = h, .stratum = stratum, .nrec = 0};
+        *slot = gi + 1;
+        s->gt.used++;
+    }
+    s->g[gi].nrec++;
+    if (s->nrec == s->caprec &&
+        grow_array((void **)&s->rec_group, &s->caprec, sizeof *s->rec_group) != 0)
+        return -1;
+    s->rec_group[s->nrec++] = gi;
+    return 0;
+}
+
+static int add_rejected(exact_state *s)
+{
+    if (s->nrec == s->caprec &&
+        grow_array((void **)&s->rec_group, &s->caprec, sizeof *s->rec_group) != 0)
+        return -1;
+    s->rec_group[s->nrec++] = NO_GROUP;
+    return 0;
+}
+
+typedef struct {
+    uint32_t stratum;
+    uint32_t g;
+    uint64_t h;
+} order_entry;
+
+static int order_cmp(const void *a, const void *b)
+{
+    const order_entry *x = a, *y = b;
+    if (x->stratum != y->stratum) return x->stratum < y->stratum ? -1 : 1;
+    if (x->h != y->h) return x->h < y->h ? -1 : 1;
+    return x->g < y->g ? -1 : x->g > y->g;
+}
+
+/* Sets part_of[g] for every group: per stratum, groups in seeded-hash order
+ * fill the parts up to their largest-remainder targets. Adds the records of
+ * stratum t placed in part i to per_stratum[t * nparts + i]. */
+static int assign_parts(const split_config *cfg, const exact_state *s, uint8_t *part_of,
+                        uint64_t *per_stratum)
+{
+    order_entry *order = malloc((s->ng ? s->ng : 1) * sizeof *order);
+    if (!order) return -1;
+    for (size_t i = 0; i < s->ng; i++)
+        order[i] = (order_entry){.stratum = s->g[i].stratum, .g = (uint32_t)i, .h = s->g[i].h};
+    qsort(order, s->ng, sizeof *order, order_cmp);
+    for (size_t a = 0; a < s->ng;) {
+        size_t b = a;
+        uint64_t total = 0;
+        while (b < s->ng && order[b].stratum == order[a].stratum) total += s->g[order[b++].g].nrec;
+        uint64_t target[SPLIT_MAX_PARTS], upto[SPLIT_MAX_PARTS];
+        split_targets(total, cfg->weight, cfg->nparts, target);
+        uint64_t acc = 0;
+        for (size_t i = 0; i < cfg->nparts; i++) upto[i] = acc += target[i];
+        uint64_t pos = 0;
+        size_t part = 0;
+        for (size_t k = a; k < b; k++) {
+            while (part + 1 < cfg->nparts && pos >= upto[part]) part++;
+            part_of[order[k].g] = (uint8_t)part;
+            pos += s->g[order[k].g].nrec;
+            per_stratum[(size_t)order[k].stratum * cfg->nparts + part] += s->g[order[k].g].nrec;
+        }
+        a = b;
+    }
+    free(order);
+    return 0;
+}
+
+static void exact_free(exact_state *s)
+{
+    free(s->g);
+    free(s->gt.slot);
+    free(s->stratum_h);
+    for (size_t i = 0; i < s->ns; i++) free(s->stratum_name[i]);
+    free(s->stratum_name);
+    free(s->st.slot);
+    free(s->rec_group);
+}
+
+static int out_of_memory(void)
+{
+    sft_error("out of memory");
+    return SFT_EX_SOFTWARE;
+}
+
+/* Pass 1: the group (and stratum) of every record. */
+static int exact_scan(const split_config *cfg, sft_run *run, const input *inputs, size_t ninputs,
+                      exact_state *s)
+{
+    sft_buf key_buf = {0}, strat_buf = {0};
+    uint64_t bytes_done = 0;
+    int status = 0;
+    for (size_t i = 0; i < ninputs && !status; i++) {
+        jsonl_reader *r;
+        if ((status = open_input(&inputs[i], run->max_line, &r))) break;
+        jsonl_record rec;
+        jsonl_error err;
+        int kind;
+        while (!status && (kind = jsonl_next(r, &rec, &err)) != JSONL_EOF) {
+            if (kind == JSONL_IOERR) {
+                status = read_error(r, &err);
+                break;
+            }
+            run->in++;
+            if (kind == JSONL_BAD) {
+                status = sft_run_reject(run, jsonl_name(r), err.line, err.col, rec.text, rec.len,
+                                        err.reason);
+                if (add_rejected(s) != 0) status = out_of_memory();
+                continue;
+            }
+            const char *key, *skey;
+            size_t keylen, skeylen;
+            int k = split_key(cfg, rec.text, rec.len, &key_buf, &key, &keylen);
+            int sk = 0;
+            if (k == 0 && cfg->stratify)
+                sk = value_key(cfg->stratify, rec.text, rec.len, &strat_buf, &skey, &skeylen);
+            if (k == -2 || sk == -2) {
+                status = out_of_memory();
+            } else if (k == -1 || sk == -1) {
+                status = reject_missing(run, r, &rec, k ? "key" : "stratify",
+                                        k ? cfg->key_spec : cfg->stratify_spec);
+                if (add_rejected(s) != 0) status = out_of_memory();
+            } else {
+                int64_t stratum = cfg->stratify ? stratum_of(s, skey, skeylen) : 0;
+                if (stratum < 0 || add_record(s, key, keylen, cfg->seed, (uint32_t)stratum) != 0)
+                    status = out_of_memory();
+            }
+            if ((run->in & 0xFFF) == 0)
+                sft_run_progress(run, bytes_done + jsonl_bytes_read(r), run->in);
+        }
+        bytes_done += jsonl_bytes_read(r);
+        jsonl_close(r);
+    }
+    buf_free(&key_buf);
+    buf_free(&strat_buf);
+    return status;
+}
+
+/* Pass 2: the same records again, each to its group's part. */
+static int exact_write(sft_run *run, const input *inputs, size_t ninputs, const exact_state *s,
+                       const uint8_t *part_of, sft_out **outs, uint64_t *counts)
+{
+    size_t next = 0;
+    int status = 0;
+    for (size_t i = 0; i < ninputs && !status; i++) {
+        jsonl_reader *r;
+        if ((status = open_input(&inputs[i], run->max_line, &r))) break;
+        jsonl_record rec;
+        jsonl_error err;
+        int kind;
+        while (!status && (kind = jsonl_next(r, &rec, &err)) != JSONL_EOF) {
+            if (kind == JSONL_IOERR) {
+                status = read_error(r, &err);
+                break;
+            }
+            if (next >= s->nrec || (kind == JSONL_BAD && s->rec_group[next] != NO_GROUP)) {
+                sft_error("%s: input changed while it was being split", jsonl_name(r));
+                status = SFT_EX_IOERR;
+                break;
+            }
+            uint32_t g = s->rec_group[next++];
+            if (g == NO_GROUP) continue;
+            size_t part = part_of[g];
+            status = write_record(outs[part], &rec);
+            counts[part]++;
+            run->out++;
+        }
+        jsonl_close(r);
+    }
+    if (!status && next != s->nrec) {
+        sft_error("input changed while it was being split");
+        status = SFT_EX_IOERR;
+    }
+    return status;
+}
+
+/* With -v: how each stratum was split, e.g. "stratum ko: train 90, val 10". */
+static void print_strata(const split_config *cfg, const exact_state *s, const uint64_t *per_stratum)
+{
+    for (size_t t = 0; t < s->ns; t++) {
+        if (t == 20) {
+            sft_error("(%zu more strata)", s->ns - 20);
+            break;
+        }
+        char line[512];
+        size_t n = 0;
+        for (size_t i = 0; i < cfg->nparts && n < sizeof line; i++)
+            n += (size_t)snprintf(line + n, sizeof line - n, "%s%s %" PRIu64, i ? ", " : "",
+                                  cfg->name[i], per_stratum[t * cfg->nparts + i]);
+        sft_error("stratum %s: %s", s->stratum_name[t], line);
+    }
+}
+
+static int run_exact(const split_config *cfg, sft_run *run, const input *inputs, size_t ninputs,
+                     sft_out **outs, uint64_t *counts)
+{
+    exact_state s = {0};
+    int status = exact_scan(cfg, run, inputs, ninputs, &s);
+    uint8_t *part_of = NULL;
+    uint64_t *per_stratum = NULL;
+    if (!status) {
+        part_of = malloc(s.ng ? s.ng : 1);
+        per_stratum = calloc((s.ns ? s.ns : 1) * cfg->nparts, sizeof *per_stratum);
+        if (!part_of || !per_stratum || assign_parts(cfg, &s, part_of, per_stratum) != 0)
+            status = out_of_memory();
+    }
+    if (!status) status = exact_write(run, inputs, ninputs, &s, part_of, outs, counts);
+    if (!status && s.mixed)
+        sft_error("warning: %" PRIu64 " record%s carry a '%s' value other than their group's "
+                  "first record; each group was placed by the stratum of its first record",
+                  s.mixed, s.mixed == 1 ? "" : "s", cfg->stratify_spec);
+    if (!status && run->verbose && cfg->stratify)
+        print_strata(cfg, &s, per_stratum);
+    free(part_of);
+    free(per_stratum);
+    exact_free(&s);
+    return status;
+}
+
+int split_run(const split_config *cfg, sft_run *run, const char *const *paths, size_t npaths,
+              sft_out **outs, uint64_t *counts)
+{
+    static const char *const stdin_only[] = {NULL};
+    if (npaths == 0) {
+        paths = stdin_only;
+        npaths = 1;
+    }
+    input *inputs = calloc(npaths, sizeof *inputs);
+    if (!inputs) return out_of_memory();
+    for (size_t i = 0; i < npaths; i++) {
+        int is_stdin = !paths[i] || strcmp(paths[i], "-") == 0;
+        inputs[i].path = is_stdin ? NULL : paths[i];
+        inputs[i].name = is_stdin ? "<stdin>" : paths[i];
+        inputs[i].spill_fd = -1;
+    }
+    int status = check_inputs(inputs, npaths);
+    if (!status && cfg->exact) {
+        for (size_t i = 0; i < npaths && !status; i++) {
+            struct stat st;
+            if (inputs[i].path && stat(inputs[i].path, &st) == 0 && S_ISREG(st.st_mode)) continue;
+            status = spill(&inputs[i]);
+        }
+    }
+    if (!status)
+        status = cfg->exact ? run_exact(cfg, run, inputs, npaths, outs, counts)
+                            : run_streaming(cfg, run, inputs, npaths, outs, counts);
+    for (size_t i = 0; i < npaths; i++)
+        if (inputs[i].spill_fd >= 0) close(inputs[i].spill_fd);
+    free(inputs);
+    if (!status && run->in == 0) sft_error("warning: no input records");
+    return status;
+}

@@ -1,0 +1,231 @@
+/* split: split JSONL records into named parts (train/val/test). */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/cli.h"
+#include "core/json.h"
+#include "split/split.h"
+
+static void usage(FILE *f)
+{
+    fputs("Usage: split --ratio LIST (--out PREFIX | -o NAME=FILE...) [OPTION]... [FILE]...\n"
+          "Split JSONL records into named parts (train/val/test) for fine-tuning.\n"
+          "\n"
+          "  -r, --ratio LIST        part weights, e.g. 0.9,0.1 or 8,1,1 (normalised by their sum)\n"
+          "  -n, --names LIST        part names (default train,val,test for up to 3 parts)\n"
+          "      --out PREFIX        write part NAME to PREFIX.NAME.jsonl\n"
+          "  -o, --output NAME=FILE  write part NAME to FILE ('-' = stdout, one part at most)\n"
+          "  -k, --key FIELD         group key: a dotted path (a.b.0.c); records with equal\n"
+          "                          values land in the same part (default: the whole line)\n"
+          "      --stratify FIELD    split each value of FIELD in the ratio on its own\n"
+          "                          (implies --exact)\n"
+          "  -s, --seed N            seed of the hash and of the permutation (default 0)\n"
+          "      --exact             exact part sizes from a seeded permutation of the keys\n"
+          SFT_COMMON_OPTIONS_HELP
+          "\n"
+          "With no FILE, or when FILE is -, read standard input.\n"
+          "Exit status: 0 ok, 1 some records rejected (--on-error=skip), 2 usage error,\n"
+          "65 bad input, 66 input not found, 73 output not created, 74 I/O error.\n",
+          f);
+}
+
+static int usage_error(const char *fmt, const char *arg)
+{
+    fputs(sft_prog, stderr);
+    fputs(": ", stderr);
+    fprintf(stderr, fmt, arg);
+    fprintf(stderr, "\nTry '%s --help' for more information.\n", sft_prog);
+    return SFT_EX_USAGE;
+}
+
+enum { OPT_OUT = SFT_OPT_FIRST_TOOL, OPT_STRATIFY, OPT_EXACT };
+
+static const struct option long_options[] = {
+    {"ratio", required_argument, NULL, 'r'},
+    {"names", required_argument, NULL, 'n'},
+    {"out", required_argument, NULL, OPT_OUT},
+    {"output", required_argument, NULL, 'o'},
+    {"key", required_argument, NULL, 'k'},
+    {"stratify", required_argument, NULL, OPT_STRATIFY},
+    {"seed", required_argument, NULL, 's'},
+    {"exact", no_argument, NULL, OPT_EXACT},
+    SFT_COMMON_LONG_OPTIONS,
+    {NULL, 0, NULL, 0},
+};
+
+/* Splits a comma list in place into items; returns their number, or -1
+ * when there are more than max or one is empty. */
+static int split_list(char *s, char **item, int max)
+{
+    int n = 0;
+    for (char *p = s;; p++) {
+        char *comma = strchr(p, ',');
+        if (n == max) return -1;
+        item[n++] = p;
+        if (!comma) break;
+        *comma = '\0';
+        p = comma;
+    }
+    for (int i = 0; i < n; i++)
+        if (!*item[i]) return -1;
+    return n;
+}
+
+typedef struct {
+    char *name;
+    const char *file;
+} named_output;
+
+int main(int argc, char **argv)
+{
+    sft_init(argv[0]);
+    sft_run run;
+    sft_run_init(&run);
+    split_config cfg = {0};
+    char *ratio_arg = NULL, *names_arg = NULL;
+    const char *prefix = NULL;
+    named_output outputs[SPLIT_MAX_PARTS];
+    int noutputs = 0;
+    json_path key_path, strat_path;
+    int opt, rc;
+
+    while ((opt = getopt_long(argc, argv, "r:n:o:k:s:vhV", long_options, NULL)) != -1) {
+        switch (opt) {
+        case 'r': ratio_arg = optarg; break;
+        case 'n': names_arg = optarg; break;
+        case OPT_OUT: prefix = optarg; break;
+        case 'o': {
+            char *eq = strchr(optarg, '=');
+            if (!eq || eq == optarg || !eq[1])
+                return usage_error("invalid value '%s' for --output: expected NAME=FILE", optarg);
+            if (noutputs == SPLIT_MAX_PARTS) return usage_error("too many --output options%s", "");
+            *eq = '\0';
+            outputs[noutputs++] = (named_output){optarg, eq + 1};
+            break;
+        }
+        case 'k': cfg.key_spec = optarg; break;
+        case OPT_STRATIFY: cfg.stratify_spec = optarg; break;
+        case 's':
+            if (sft_parse_u64(optarg, 0, UINT64_MAX, &cfg.seed) != 0)
+                return sft_bad_option_value("seed", optarg);
+            break;
+        case OPT_EXACT: cfg.exact = 1; break;
+        case 'h': usage(stdout); return fclose(stdout) == 0 ? 0 : SFT_EX_IOERR;
+        case 'V':
+            printf("split (sftkit) %s\n", SFT_VERSION);
+            return fclose(stdout) == 0 ? 0 : SFT_EX_IOERR;
+        case '?':
+            fprintf(stderr, "Try '%s --help' for more information.\n", sft_prog);
+            return SFT_EX_USAGE;
+        default:
+            if ((rc = sft_run_option(&run, opt, optarg)) != 0) return rc;
+        }
+    }
+
+    if (!ratio_arg) return usage_error("--ratio is required%s", "");
+    char *items[SPLIT_MAX_PARTS];
+    int n = split_list(ratio_arg, items, SPLIT_MAX_PARTS);
+    if (n < 2) return usage_error("--ratio needs 2 to 64 comma-separated weights%s", "");
+    cfg.nparts = (size_t)n;
+    for (int i = 0; i < n; i++)
+        if (sft_parse_double(items[i], &cfg.weight[i]) != 0 || !(cfg.weight[i] > 0))
+            return usage_error("invalid weight '%s' in --ratio: expected a positive number", items[i]);
+
+    /* Part names: --names, else the -o names when they cover every part,
+     * else train,val,test. */
+    static const char *const default_names[] = {"train", "val", "test"};
+    if (names_arg) {
+        char *names[SPLIT_MAX_PARTS];
+        if (split_list(names_arg, names, SPLIT_MAX_PARTS) != n)
+            return usage_error("--names must give one non-empty name per --ratio weight%s", "");
+        for (int i = 0; i < n; i++) cfg.name[i] = names[i];
+    } else if (noutputs == n && !prefix) {
+        for (int i = 0; i < n; i++) cfg.name[i] = outputs[i].name;
+    } else if (n <= 3) {
+        for (int i = 0; i < n; i++) cfg.name[i] = default_names[i];
+    } else {
+        return usage_error("--names is required for more than 3 parts%s", "");
+    }
+    for (int i = 0; i < n; i++) {
+        if (strchr(cfg.name[i], '/')) return usage_error("part name '%s' contains '/'", cfg.name[i]);
+        for (int j = 0; j < i; j++)
+            if (strcmp(cfg.name[i], cfg.name[j]) == 0)
+                return usage_error("part name '%s' given twice", cfg.name[i]);
+    }
+
+    /* The file of each part. */
+    const char *file[SPLIT_MAX_PARTS] = {0};
+    char *owned[SPLIT_MAX_PARTS] = {0};
+    for (int k = 0; k < noutputs; k++) {
+        int i = 0;
+        while (i < n && strcmp(cfg.name[i], outputs[k].name) != 0) i++;
+        if (i == n) return usage_error("--output names '%s', which is not a part name", outputs[k].name);
+        if (file[i]) return usage_error("part '%s' has two --output options", outputs[k].name);
+        file[i] = outputs[k].file;
+    }
+    int to_stdout = 0;
+    for (int i = 0; i < n; i++) {
+        if (!file[i]) {
+            if (!prefix)
+                return usage_error("no output for part '%s' (use --out PREFIX or -o NAME=FILE)",
+                                   cfg.name[i]);
+            size_t len = strlen(prefix) + strlen(cfg.name[i]) + sizeof "..jsonl";
+            if (!(owned[i] = malloc(len))) {
+                sft_error("out of memory");
+                return SFT_EX_SOFTWARE;
+            }
+            snprintf(owned[i], len, "%s.%s.jsonl", prefix, cfg.name[i]);
+            file[i] = owned[i];
+        }
+        if (strcmp(file[i], "-") == 0 && to_stdout++)
+            return usage_error("only one part can go to standard output%s", "");
+        for (int j = 0; j < i; j++)
+            if (strcmp(file[i], file[j]) == 0)
+                return usage_error("two parts would be written to '%s'", file[i]);
+    }
+
+    if (cfg.key_spec) {
+        if (json_path_parse(&key_path, cfg.key_spec) != 0)
+            return usage_error("invalid field path '%s' for --key", cfg.key_spec);
+        cfg.key = &key_path;
+    }
+    if (cfg.stratify_spec) {
+        if (json_path_parse(&strat_path, cfg.stratify_spec) != 0)
+            return usage_error("invalid field path '%s' for --stratify", cfg.stratify_spec);
+        cfg.stratify = &strat_path;
+        cfg.exact = 1;
+    }
+
+    if ((rc = sft_run_start(&run)) != 0) return rc;
+    sft_out *outs[SPLIT_MAX_PARTS] = {0};
+    uint64_t counts[SPLIT_MAX_PARTS] = {0};
+    int status = 0;
+    for (int i = 0; i < n && !status; i++) {
+        if (!(outs[i] = sft_out_open(file[i]))) {
+            sft_error("%s: cannot create: %s", file[i], strerror(errno));
+            status = SFT_EX_CANTCREAT;
+        }
+    }
+    if (!status)
+        status = split_run(&cfg, &run, (const char *const *)argv + optind, (size_t)(argc - optind),
+                           outs, counts);
+    for (int i = 0; i < n; i++) {
+        if (!outs[i]) continue;
+        int err = sft_out_close(outs[i], status == 0);
+        if (err && !status) status = sft_write_error(file[i], err);
+    }
+    if (run.verbose && !status) {
+        for (int i = 0; i < n; i++)
+            sft_error("%s: %" PRIu64 " records (%.2f%%) -> %s", cfg.name[i], counts[i],
+                      run.out ? 100.0 * (double)counts[i] / (double)run.out : 0.0,
+                      strcmp(file[i], "-") ? file[i] : "<stdout>");
+    }
+    for (int i = 0; i < n; i++) free(owned[i]);
+    if (cfg.key) json_path_free(&key_path);
+    if (cfg.stratify) json_path_free(&strat_path);
+    return sft_run_finish(&run, status);
+}
