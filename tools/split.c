@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "core/cli.h"
 #include "core/json.h"
@@ -31,15 +32,6 @@ static void usage(FILE *f)
           "Exit status: 0 ok, 1 some records rejected (--on-error=skip), 2 usage error,\n"
           "65 bad input, 66 input not found, 73 output not created, 74 I/O error.\n",
           f);
-}
-
-static int usage_error(const char *fmt, const char *arg)
-{
-    fputs(sft_prog, stderr);
-    fputs(": ", stderr);
-    fprintf(stderr, fmt, arg);
-    fprintf(stderr, "\nTry '%s --help' for more information.\n", sft_prog);
-    return SFT_EX_USAGE;
 }
 
 enum { OPT_OUT = SFT_OPT_FIRST_TOOL, OPT_STRATIFY, OPT_EXACT };
@@ -82,7 +74,7 @@ typedef struct {
 
 int main(int argc, char **argv)
 {
-    sft_init(argv[0]);
+    sft_init(argv);
     sft_run run;
     sft_run_init(&run);
     split_config cfg = {0};
@@ -101,8 +93,8 @@ int main(int argc, char **argv)
         case 'o': {
             char *eq = strchr(optarg, '=');
             if (!eq || eq == optarg || !eq[1])
-                return usage_error("invalid value '%s' for --output: expected NAME=FILE", optarg);
-            if (noutputs == SPLIT_MAX_PARTS) return usage_error("too many --output options%s", "");
+                return sft_usage_error("invalid value '%s' for --output: expected NAME=FILE", optarg);
+            if (noutputs == SPLIT_MAX_PARTS) return sft_usage_error("too many --output options");
             *eq = '\0';
             outputs[noutputs++] = (named_output){optarg, eq + 1};
             break;
@@ -126,14 +118,16 @@ int main(int argc, char **argv)
         }
     }
 
-    if (!ratio_arg) return usage_error("--ratio is required%s", "");
+    if (!ratio_arg) return sft_usage_error("--ratio is required");
     char *items[SPLIT_MAX_PARTS];
     int n = split_list(ratio_arg, items, SPLIT_MAX_PARTS);
-    if (n < 2) return usage_error("--ratio needs 2 to 64 comma-separated weights%s", "");
+    if (n < 2) return sft_usage_error("--ratio needs 2 to 64 comma-separated weights");
     cfg.nparts = (size_t)n;
     for (int i = 0; i < n; i++)
-        if (sft_parse_double(items[i], &cfg.weight[i]) != 0 || !(cfg.weight[i] > 0))
-            return usage_error("invalid weight '%s' in --ratio: expected a positive number", items[i]);
+        if (split_parse_weight(items[i], &cfg.weight[i]) != 0)
+            return sft_usage_error("invalid weight '%s' in --ratio: expected a number above 0 and "
+                               "at most 1000000, with at most 9 decimals",
+                               items[i]);
 
     /* Part names: --names, else the -o names when they cover every part,
      * else train,val,test. */
@@ -141,20 +135,20 @@ int main(int argc, char **argv)
     if (names_arg) {
         char *names[SPLIT_MAX_PARTS];
         if (split_list(names_arg, names, SPLIT_MAX_PARTS) != n)
-            return usage_error("--names must give one non-empty name per --ratio weight%s", "");
+            return sft_usage_error("--names must give one non-empty name per --ratio weight");
         for (int i = 0; i < n; i++) cfg.name[i] = names[i];
     } else if (noutputs == n && !prefix) {
         for (int i = 0; i < n; i++) cfg.name[i] = outputs[i].name;
     } else if (n <= 3) {
         for (int i = 0; i < n; i++) cfg.name[i] = default_names[i];
     } else {
-        return usage_error("--names is required for more than 3 parts%s", "");
+        return sft_usage_error("--names is required for more than 3 parts");
     }
     for (int i = 0; i < n; i++) {
-        if (strchr(cfg.name[i], '/')) return usage_error("part name '%s' contains '/'", cfg.name[i]);
+        if (strchr(cfg.name[i], '/')) return sft_usage_error("part name '%s' contains '/'", cfg.name[i]);
         for (int j = 0; j < i; j++)
             if (strcmp(cfg.name[i], cfg.name[j]) == 0)
-                return usage_error("part name '%s' given twice", cfg.name[i]);
+                return sft_usage_error("part name '%s' given twice", cfg.name[i]);
     }
 
     /* The file of each part. */
@@ -163,15 +157,15 @@ int main(int argc, char **argv)
     for (int k = 0; k < noutputs; k++) {
         int i = 0;
         while (i < n && strcmp(cfg.name[i], outputs[k].name) != 0) i++;
-        if (i == n) return usage_error("--output names '%s', which is not a part name", outputs[k].name);
-        if (file[i]) return usage_error("part '%s' has two --output options", outputs[k].name);
+        if (i == n) return sft_usage_error("--output names '%s', which is not a part name", outputs[k].name);
+        if (file[i]) return sft_usage_error("part '%s' has two --output options", outputs[k].name);
         file[i] = outputs[k].file;
     }
     int to_stdout = 0;
     for (int i = 0; i < n; i++) {
         if (!file[i]) {
             if (!prefix)
-                return usage_error("no output for part '%s' (use --out PREFIX or -o NAME=FILE)",
+                return sft_usage_error("no output for part '%s' (use --out PREFIX or -o NAME=FILE)",
                                    cfg.name[i]);
             size_t len = strlen(prefix) + strlen(cfg.name[i]) + sizeof "..jsonl";
             if (!(owned[i] = malloc(len))) {
@@ -182,20 +176,22 @@ int main(int argc, char **argv)
             file[i] = owned[i];
         }
         if (strcmp(file[i], "-") == 0 && to_stdout++)
-            return usage_error("only one part can go to standard output%s", "");
-        for (int j = 0; j < i; j++)
+            return sft_usage_error("only one part can go to standard output");
+        struct stat st;
+        int device = stat(file[i], &st) == 0 && !S_ISREG(st.st_mode); /* /dev/null */
+        for (int j = 0; j < i && !device; j++)
             if (strcmp(file[i], file[j]) == 0)
-                return usage_error("two parts would be written to '%s'", file[i]);
+                return sft_usage_error("two parts would be written to '%s'", file[i]);
     }
 
     if (cfg.key_spec) {
         if (json_path_parse(&key_path, cfg.key_spec) != 0)
-            return usage_error("invalid field path '%s' for --key", cfg.key_spec);
+            return sft_usage_error("invalid field path '%s' for --key", cfg.key_spec);
         cfg.key = &key_path;
     }
     if (cfg.stratify_spec) {
         if (json_path_parse(&strat_path, cfg.stratify_spec) != 0)
-            return usage_error("invalid field path '%s' for --stratify", cfg.stratify_spec);
+            return sft_usage_error("invalid field path '%s' for --stratify", cfg.stratify_spec);
         cfg.stratify = &strat_path;
         cfg.exact = 1;
     }

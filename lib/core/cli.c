@@ -15,10 +15,13 @@
 
 const char *sft_prog = "sftkit";
 
-void sft_init(const char *argv0)
+void sft_init(char **argv)
 {
-    const char *slash = argv0 ? strrchr(argv0, '/') : NULL;
-    if (argv0) sft_prog = slash ? slash + 1 : argv0;
+    if (argv[0] && argv[0][0]) {
+        const char *slash = strrchr(argv[0], '/');
+        sft_prog = slash ? slash + 1 : argv[0];
+        argv[0] = (char *)(uintptr_t)sft_prog;
+    }
     signal(SIGPIPE, SIG_IGN);
 }
 
@@ -136,11 +139,20 @@ int sft_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out)
     return 0;
 }
 
+int sft_usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    verror(fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "Try '%s --help' for more information.\n", sft_prog);
+    return SFT_EX_USAGE;
+}
+
 int sft_bad_option_value(const char *opt, const char *arg)
 {
-    sft_error("invalid value '%s' for --%s: %s", arg, opt,
-              errno == ERANGE ? "out of range" : "not a valid number");
-    return SFT_EX_USAGE;
+    return sft_usage_error("invalid value '%s' for --%s: %s", arg, opt,
+                           errno == ERANGE ? "out of range" : "not a valid number");
 }
 
 void sft_run_init(sft_run *run)
@@ -158,8 +170,7 @@ int sft_run_option(sft_run *run, int opt, const char *arg)
         if (strcmp(arg, "fail") == 0) run->on_error = SFT_ON_ERROR_FAIL;
         else if (strcmp(arg, "skip") == 0) run->on_error = SFT_ON_ERROR_SKIP;
         else {
-            sft_error("invalid value '%s' for --on-error: expected fail or skip", arg);
-            return SFT_EX_USAGE;
+            return sft_usage_error("invalid value '%s' for --on-error: expected fail or skip", arg);
         }
         return 0;
     case SFT_OPT_REJECTS:

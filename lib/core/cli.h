@@ -34,9 +34,10 @@ enum sft_exit {
 /* Program name used in diagnostics. */
 extern const char *sft_prog;
 
-/* Sets sft_prog from argv[0] and ignores SIGPIPE, so that a closed pipe is
- * a write error (EPIPE, exit 74) rather than a silent death. */
-void sft_init(const char *argv0);
+/* Sets sft_prog from argv[0] (and argv[0] to it, so that getopt's own
+ * messages name the program as ours do) and ignores SIGPIPE, so that a
+ * closed pipe is a write error (EPIPE, exit 74) rather than a silent death. */
+void sft_init(char **argv);
 
 /* "PROG: message\n" on stderr. */
 void sft_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -54,8 +55,12 @@ int sft_parse_double(const char *s, double *out);
 /* A byte count with an optional K, M or G suffix (powers of 1024). */
 int sft_parse_size(const char *s, uint64_t min, uint64_t max, uint64_t *out);
 
-/* Prints "PROG: invalid value 'ARG' for --OPT: why" for a failed parse and
- * returns SFT_EX_USAGE. */
+/* Prints "PROG: message" and "Try 'PROG --help' for more information."
+ * and returns SFT_EX_USAGE. */
+int sft_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+
+/* sft_usage_error() for a number that failed to parse (errno says why):
+ * "invalid value 'ARG' for --OPT: ...". */
 int sft_bad_option_value(const char *opt, const char *arg);
 
 enum { SFT_ON_ERROR_FAIL, SFT_ON_ERROR_SKIP };

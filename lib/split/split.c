@@ -16,14 +16,52 @@
 /* Seed of the stratum hash; strata are found by value, not by --seed. */
 #define STRATUM_SEED 0x7374726174756dULL
 
-void split_cutpoints(const double *weight, size_t n, uint64_t *cut)
+int split_parse_weight(const char *s, uint64_t *weight)
 {
-    long double sum = 0, acc = 0;
+    uint64_t whole = 0, frac = 0, scale = SPLIT_WEIGHT_SCALE;
+    int digits = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++, digits++) {
+        whole = whole * 10 + (uint64_t)(*p - '0');
+        if (whole > SPLIT_WEIGHT_MAX / SPLIT_WEIGHT_SCALE) {
+            errno = ERANGE;
+            return -1;
+        }
+    }
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, digits++) {
+            if (scale == 1) { /* more than 9 decimals */
+                errno = EINVAL;
+                return -1;
+            }
+            scale /= 10;
+            frac += (uint64_t)(*p - '0') * scale;
+        }
+    }
+    if (*p || digits == 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    uint64_t w = whole * SPLIT_WEIGHT_SCALE + frac;
+    if (w == 0 || w > SPLIT_WEIGHT_MAX) {
+        errno = ERANGE;
+        return -1;
+    }
+    *weight = w;
+    return 0;
+}
+
+/* With at most 64 weights of at most 1e15 units each, sums stay below
+ * 2^56 and sum * 2^64 below 2^120: unsigned __int128 holds every step. */
+typedef unsigned __int128 u128;
+
+void split_cutpoints(const uint64_t *weight, size_t n, uint64_t *cut)
+{
+    uint64_t sum = 0, acc = 0;
     for (size_t i = 0; i < n; i++) sum += weight[i];
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 0; i + 1 < n; i++) {
         acc += weight[i];
-        long double c = acc / sum * 18446744073709551616.0L;
-        cut[i] = c >= 18446744073709551615.0L ? UINT64_MAX : (uint64_t)c;
+        cut[i] = (uint64_t)(((u128)acc << 64) / sum);
     }
     cut[n - 1] = UINT64_MAX;
 }
@@ -35,35 +73,25 @@ size_t split_part_of_hash(const uint64_t *cut, size_t n, uint64_t h)
     return n - 1;
 }
 
-void split_targets(uint64_t total, const double *weight, size_t n, uint64_t *target)
+void split_targets(uint64_t total, const uint64_t *weight, size_t n, uint64_t *target)
 {
-    long double sum = 0, frac[SPLIT_MAX_PARTS];
+    uint64_t sum = 0, assigned = 0, rem[SPLIT_MAX_PARTS];
     for (size_t i = 0; i < n; i++) sum += weight[i];
-    uint64_t assigned = 0;
     for (size_t i = 0; i < n; i++) {
-        long double q = (long double)total * weight[i] / sum;
-        long double fl = floorl(q);
-        /* 0.9 and 0.1 are not exact in binary: 10 * 0.9 / 1.0 may come out
-         * a hair under 9. Snap such quotients to the integer they mean. */
-        if (q - fl > 1 - 1e-9L) fl += 1;
-        target[i] = (uint64_t)fl;
-        frac[i] = q - fl;
+        u128 q = (u128)total * weight[i];
+        target[i] = (uint64_t)(q / sum);
+        rem[i] = (uint64_t)(q % sum);
         assigned += target[i];
     }
-    while (assigned > total) { /* only from the snapping above */
-        size_t lo = 0;
-        for (size_t i = 1; i < n; i++)
-            if (target[i] && (target[lo] == 0 || frac[i] < frac[lo])) lo = i;
-        target[lo]--;
-        frac[lo] += 1;
-        assigned--;
-    }
+    /* Fewer than n records are left over: one each to the largest
+     * remainders, the earlier part first on a tie. */
+    int taken[SPLIT_MAX_PARTS] = {0};
     for (; assigned < total; assigned++) {
-        size_t best = 0;
-        for (size_t i = 1; i < n; i++)
-            if (frac[i] > frac[best]) best = i;
+        size_t best = n;
+        for (size_t i = 0; i < n; i++)
+            if (!taken[i] && (best == n || rem[i] > rem[best])) best = i;
         target[best]++;
-        frac[best] = -1;
+        taken[best] = 1;
     }
 }
 
@@ -267,7 +295,7 @@ static int run_streaming(const split_config *cfg, sft_run *run, const input *inp
                 counts[part]++;
                 run->out++;
             }
-            if ((run->in & 0xFFF) == 0)
+            if ((run->in & 0xFF) == 0)
                 sft_run_progress(run, bytes_done + jsonl_bytes_read(r), run->in);
         }
         bytes_done += jsonl_bytes_read(r);
@@ -530,7 +558,7 @@ static int exact_scan(const split_config *cfg, sft_run *run, const input *inputs
                 if (stratum < 0 || add_record(s, key, keylen, cfg->seed, (uint32_t)stratum) != 0)
                     status = out_of_memory();
             }
-            if ((run->in & 0xFFF) == 0)
+            if ((run->in & 0xFF) == 0)
                 sft_run_progress(run, bytes_done + jsonl_bytes_read(r), run->in);
         }
         bytes_done += jsonl_bytes_read(r);

@@ -22,9 +22,19 @@
 
 #define SPLIT_MAX_PARTS 64
 
+/* Weights are decimals held exactly as integers in units of 1e-9, so that
+ * 0.7,0.2,0.1 splits exactly like 7,2,1 (binary doubles would not). */
+#define SPLIT_WEIGHT_SCALE 1000000000ULL
+#define SPLIT_WEIGHT_MAX (1000000ULL * SPLIT_WEIGHT_SCALE)
+
+/* Parses a weight: digits with an optional fraction of up to 9 decimals,
+ * greater than 0 and at most 1000000. Returns 0, or -1 (errno EINVAL or
+ * ERANGE). */
+int split_parse_weight(const char *s, uint64_t *weight);
+
 typedef struct {
     size_t nparts;
-    double weight[SPLIT_MAX_PARTS];  /* positive; normalised by their sum */
+    uint64_t weight[SPLIT_MAX_PARTS]; /* from split_parse_weight(); relative */
     const char *name[SPLIT_MAX_PARTS];
     const json_path *key;            /* NULL: the whole line is the key */
     const json_path *stratify;       /* NULL: no strata */
@@ -35,7 +45,7 @@ typedef struct {
 
 /* Fills cut[0..n): part i takes hashes h with cut[i-1] <= h < cut[i]
  * (cut[-1] = 0); the last part also takes UINT64_MAX. */
-void split_cutpoints(const double *weight, size_t n, uint64_t *cut);
+void split_cutpoints(const uint64_t *weight, size_t n, uint64_t *cut);
 
 /* The part of hash h under cut[0..n). */
 size_t split_part_of_hash(const uint64_t *cut, size_t n, uint64_t h);
@@ -44,7 +54,7 @@ size_t split_part_of_hash(const uint64_t *cut, size_t n, uint64_t h);
  * largest-remainder method: floors first, then the leftover units go one
  * each to the parts with the largest fractional parts, ties to the earlier
  * part. The targets add up to total. */
-void split_targets(uint64_t total, const double *weight, size_t n, uint64_t *target);
+void split_targets(uint64_t total, const uint64_t *weight, size_t n, uint64_t *target);
 
 /* Puts in *key the bytes that identify the group of the record
  * text[0..len) (valid JSON), using scratch for storage. Returns 0, -1 when

@@ -192,6 +192,8 @@ echo
 echo "split benchmark: $in_bytes bytes ($(mbps "$in_bytes" 1) MB), $n_in records, seed $seed"
 echo "  cpu: $(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo 2>/dev/null), $pinned; runs per case: $reps (best wall clock)"
 echo "  load average before: $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null)"
+(( bytes == 1 << 30 )) ||
+    echo "  note: the targets are set for SIZE=1G; with $size the verdicts are only indicative"
 echo
 
 key=(--key meta.conversation --ratio 0.9,0.1)
