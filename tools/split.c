@@ -72,6 +72,75 @@ typedef struct {
     const char *file;
 } named_output;
 
+/* Sets file[i] for every part: its -o FILE, else PREFIX.NAME.jsonl (the
+ * allocated names go to owned[], for the caller to free). Returns 0 or the
+ * exit status after printing why. */
+static int resolve_files(const split_config *cfg, const named_output *outputs, int noutputs,
+                         const char *prefix, const char **file, char **owned)
+{
+    int n = (int)cfg->nparts;
+    for (int k = 0; k < noutputs; k++) {
+        int i = 0;
+        while (i < n && strcmp(cfg->name[i], outputs[k].name) != 0) i++;
+        if (i == n)
+            return sft_usage_error("--output names '%s', which is not a part name", outputs[k].name);
+        if (file[i]) return sft_usage_error("part '%s' has two --output options", outputs[k].name);
+        file[i] = outputs[k].file;
+    }
+    int to_stdout = 0;
+    for (int i = 0; i < n; i++) {
+        if (!file[i]) {
+            if (!prefix)
+                return sft_usage_error("no output for part '%s' (use --out PREFIX or -o NAME=FILE)",
+                                       cfg->name[i]);
+            size_t len = strlen(prefix) + strlen(cfg->name[i]) + sizeof "..jsonl";
+            if (!(owned[i] = malloc(len))) {
+                sft_error("out of memory");
+                return SFT_EX_SOFTWARE;
+            }
+            snprintf(owned[i], len, "%s.%s.jsonl", prefix, cfg->name[i]);
+            file[i] = owned[i];
+        }
+        if (strcmp(file[i], "-") == 0 && to_stdout++)
+            return sft_usage_error("only one part can go to standard output");
+        struct stat st;
+        int device = stat(file[i], &st) == 0 && !S_ISREG(st.st_mode); /* /dev/null */
+        for (int j = 0; j < i && !device; j++)
+            if (strcmp(file[i], file[j]) == 0)
+                return sft_usage_error("two parts would be written to '%s'", file[i]);
+    }
+    return 0;
+}
+
+/* Writes the parts: opens them, splits, commits them on success. */
+static int run_split(const split_config *cfg, sft_run *run, const char *const *inputs,
+                     size_t ninputs, const char **file)
+{
+    int n = (int)cfg->nparts;
+    sft_out *outs[SPLIT_MAX_PARTS] = {0};
+    uint64_t counts[SPLIT_MAX_PARTS] = {0};
+    int status = sft_run_start(run);
+    for (int i = 0; i < n && !status; i++) {
+        if (!(outs[i] = sft_out_open(file[i]))) {
+            sft_error("%s: cannot create: %s", file[i], strerror(errno));
+            status = SFT_EX_CANTCREAT;
+        }
+    }
+    if (!status) status = split_run(cfg, run, inputs, ninputs, outs, counts);
+    for (int i = 0; i < n; i++) {
+        if (!outs[i]) continue;
+        int err = sft_out_close(outs[i], status == 0);
+        if (err && !status) status = sft_write_error(strcmp(file[i], "-") ? file[i] : "<stdout>", err);
+    }
+    if (run->verbose && !status) {
+        for (int i = 0; i < n; i++)
+            sft_error("%s: %" PRIu64 " records (%.2f%%) -> %s", cfg->name[i], counts[i],
+                      run->out ? 100.0 * (double)counts[i] / (double)run->out : 0.0,
+                      strcmp(file[i], "-") ? file[i] : "<stdout>");
+    }
+    return sft_run_finish(run, status);
+}
+
 int main(int argc, char **argv)
 {
     sft_init(argv);
@@ -151,77 +220,29 @@ int main(int argc, char **argv)
                 return sft_usage_error("part name '%s' given twice", cfg.name[i]);
     }
 
-    /* The file of each part. */
     const char *file[SPLIT_MAX_PARTS] = {0};
     char *owned[SPLIT_MAX_PARTS] = {0};
-    for (int k = 0; k < noutputs; k++) {
-        int i = 0;
-        while (i < n && strcmp(cfg.name[i], outputs[k].name) != 0) i++;
-        if (i == n) return sft_usage_error("--output names '%s', which is not a part name", outputs[k].name);
-        if (file[i]) return sft_usage_error("part '%s' has two --output options", outputs[k].name);
-        file[i] = outputs[k].file;
-    }
-    int to_stdout = 0;
-    for (int i = 0; i < n; i++) {
-        if (!file[i]) {
-            if (!prefix)
-                return sft_usage_error("no output for part '%s' (use --out PREFIX or -o NAME=FILE)",
-                                   cfg.name[i]);
-            size_t len = strlen(prefix) + strlen(cfg.name[i]) + sizeof "..jsonl";
-            if (!(owned[i] = malloc(len))) {
-                sft_error("out of memory");
-                return SFT_EX_SOFTWARE;
-            }
-            snprintf(owned[i], len, "%s.%s.jsonl", prefix, cfg.name[i]);
-            file[i] = owned[i];
-        }
-        if (strcmp(file[i], "-") == 0 && to_stdout++)
-            return sft_usage_error("only one part can go to standard output");
-        struct stat st;
-        int device = stat(file[i], &st) == 0 && !S_ISREG(st.st_mode); /* /dev/null */
-        for (int j = 0; j < i && !device; j++)
-            if (strcmp(file[i], file[j]) == 0)
-                return sft_usage_error("two parts would be written to '%s'", file[i]);
-    }
-
+    int status = 0;
     if (cfg.key_spec) {
         if (json_path_parse(&key_path, cfg.key_spec) != 0)
             return sft_usage_error("invalid field path '%s' for --key", cfg.key_spec);
         cfg.key = &key_path;
     }
     if (cfg.stratify_spec) {
-        if (json_path_parse(&strat_path, cfg.stratify_spec) != 0)
-            return sft_usage_error("invalid field path '%s' for --stratify", cfg.stratify_spec);
+        if (json_path_parse(&strat_path, cfg.stratify_spec) != 0) {
+            status = sft_usage_error("invalid field path '%s' for --stratify", cfg.stratify_spec);
+            goto done;
+        }
         cfg.stratify = &strat_path;
         cfg.exact = 1;
     }
-
-    if ((rc = sft_run_start(&run)) != 0) return rc;
-    sft_out *outs[SPLIT_MAX_PARTS] = {0};
-    uint64_t counts[SPLIT_MAX_PARTS] = {0};
-    int status = 0;
-    for (int i = 0; i < n && !status; i++) {
-        if (!(outs[i] = sft_out_open(file[i]))) {
-            sft_error("%s: cannot create: %s", file[i], strerror(errno));
-            status = SFT_EX_CANTCREAT;
-        }
-    }
+    status = resolve_files(&cfg, outputs, noutputs, prefix, file, owned);
     if (!status)
-        status = split_run(&cfg, &run, (const char *const *)argv + optind, (size_t)(argc - optind),
-                           outs, counts);
-    for (int i = 0; i < n; i++) {
-        if (!outs[i]) continue;
-        int err = sft_out_close(outs[i], status == 0);
-        if (err && !status) status = sft_write_error(file[i], err);
-    }
-    if (run.verbose && !status) {
-        for (int i = 0; i < n; i++)
-            sft_error("%s: %" PRIu64 " records (%.2f%%) -> %s", cfg.name[i], counts[i],
-                      run.out ? 100.0 * (double)counts[i] / (double)run.out : 0.0,
-                      strcmp(file[i], "-") ? file[i] : "<stdout>");
-    }
+        status = run_split(&cfg, &run, (const char *const *)argv + optind, (size_t)(argc - optind),
+                           file);
+done:
     for (int i = 0; i < n; i++) free(owned[i]);
     if (cfg.key) json_path_free(&key_path);
     if (cfg.stratify) json_path_free(&strat_path);
-    return sft_run_finish(&run, status);
+    return status;
 }

@@ -326,11 +326,11 @@ int sft_run_finish(sft_run *run, int status)
             if (!status) status = s;
         }
     }
+    if (run->rejected && run->on_error == SFT_ON_ERROR_SKIP)
+        sft_error("%" PRIu64 " record%s rejected", run->rejected, run->rejected == 1 ? "" : "s");
     if (run->verbose)
         sft_error("%" PRIu64 " in, %" PRIu64 " out, %" PRIu64 " rejected, %" PRIu64 " filtered",
                   run->in, run->out, run->rejected, run->filtered);
-    else if (run->rejected && run->on_error == SFT_ON_ERROR_SKIP)
-        sft_error("%" PRIu64 " record%s rejected", run->rejected, run->rejected == 1 ? "" : "s");
     if (status) return status;
     return run->rejected ? SFT_EX_REJECTED : SFT_EX_OK;
 }

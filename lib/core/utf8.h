@@ -11,6 +11,13 @@
  * the end of the buffer is invalid. */
 size_t utf8_invalid_offset(const unsigned char *s, size_t n);
 
+/* The plain C reference that utf8_invalid_offset() must agree with; it
+ * uses AVX2 when the CPU has it (checked once, at the first call). */
+size_t utf8_invalid_offset_scalar(const unsigned char *s, size_t n);
+
+/* Nonzero when utf8_invalid_offset() runs the AVX2 kernel. */
+int utf8_using_avx2(void);
+
 /* Writes the UTF-8 encoding of code point cp (must be <= 0x10FFFF and not a
  * surrogate) to out and returns its length, 1 to 4. */
 size_t utf8_encode(uint32_t cp, char out[4]);

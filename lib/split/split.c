@@ -164,7 +164,7 @@ static int spill(input *in)
     memcpy(tmpl + n, "/sft-split.XXXXXX", sizeof "/sft-split.XXXXXX");
     int fd = mkstemp(tmpl);
     if (fd < 0) {
-        sft_error("%s: cannot create temporary file: %s", tmpl, strerror(errno));
+        sft_error("cannot create a temporary file in '%s' (TMPDIR): %s", dir, strerror(errno));
         free(tmpl);
         return SFT_EX_CANTCREAT;
     }
@@ -639,9 +639,10 @@ static int run_exact(const split_config *cfg, sft_run *run, const input *inputs,
     }
     if (!status) status = exact_write(run, inputs, ninputs, &s, part_of, outs, counts);
     if (!status && s.mixed)
-        sft_error("warning: %" PRIu64 " record%s carry a '%s' value other than their group's "
-                  "first record; each group was placed by the stratum of its first record",
-                  s.mixed, s.mixed == 1 ? "" : "s", cfg->stratify_spec);
+        sft_error("warning: %" PRIu64 " record%s a '%s' value other than %s group's first "
+                  "record; each group was placed by the stratum of its first record",
+                  s.mixed, s.mixed == 1 ? " carries" : "s carry", cfg->stratify_spec,
+                  s.mixed == 1 ? "its" : "their");
     if (!status && run->verbose && cfg->stratify)
         print_strata(cfg, &s, per_stratum);
     free(part_of);
