@@ -138,6 +138,8 @@ demo-run:
 	@echo "== split a synthetic chat dataset 90:10, keeping conversations whole"
 	@echo '$$ split -v --ratio 0.9,0.1 --key meta.conversation --out $(BUILD)/demo/chat fixtures/demo/chat.jsonl'
 	@$(BUILD)/bin/split -v --ratio 0.9,0.1 --key meta.conversation --out $(BUILD)/demo/chat fixtures/demo/chat.jsonl
+	@echo "(each conversation's part comes from its hash, so with only 80 conversations the"
+	@echo " shares are near 90:10, not exact; --exact, below, makes them exact)"
 	@echo
 	@echo "== the same, 8:1:1 with exact sizes, each language split on its own"
 	@echo '$$ split -v --ratio 8,1,1 --exact --stratify meta.lang --out $(BUILD)/demo/chat3 fixtures/demo/chat.jsonl'

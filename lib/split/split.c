@@ -253,17 +253,17 @@ static int write_record(sft_out *o, const jsonl_record *rec)
     return sft_out_error(o) ? sft_write_error(sft_out_name(o), sft_out_error(o)) : 0;
 }
 
-/* ---- streaming mode ---- */
+/* Called for each line of the inputs with what the reader made of it
+ * (JSONL_RECORD or JSONL_BAD); returns 0 to go on or an exit status. */
+typedef int (*record_fn)(void *ctx, sft_run *run, const jsonl_reader *r, int kind,
+                         const jsonl_record *rec, const jsonl_error *err);
 
-static int run_streaming(const split_config *cfg, sft_run *run, const input *inputs,
-                         size_t ninputs, sft_out **outs, uint64_t *counts)
+/* Reads every input in turn and hands each line to fn; stops at the first
+ * nonzero status, which it returns. Read errors end the run (exit 74). */
+static int each_record(sft_run *run, const input *inputs, size_t ninputs, record_fn fn, void *ctx)
 {
-    uint64_t cut[SPLIT_MAX_PARTS];
-    split_cutpoints(cfg->weight, cfg->nparts, cut);
-    sft_buf scratch = {0};
-    uint64_t bytes_done = 0;
+    uint64_t bytes_done = 0, lines = 0;
     int status = 0;
-
     for (size_t i = 0; i < ninputs && !status; i++) {
         jsonl_reader *r;
         if ((status = open_input(&inputs[i], run->max_line, &r))) break;
@@ -275,33 +275,66 @@ static int run_streaming(const split_config *cfg, sft_run *run, const input *inp
                 status = read_error(r, &err);
                 break;
             }
-            run->in++;
-            if (kind == JSONL_BAD) {
-                status = sft_run_reject(run, jsonl_name(r), err.line, err.col, rec.text, rec.len,
-                                        err.reason);
-                continue;
-            }
-            const char *key;
-            size_t keylen;
-            int k = split_key(cfg, rec.text, rec.len, &scratch, &key, &keylen);
-            if (k == -2) {
-                sft_error("out of memory");
-                status = SFT_EX_SOFTWARE;
-            } else if (k == -1) {
-                status = reject_missing(run, r, &rec, "key", cfg->key_spec);
-            } else {
-                size_t part = split_part_of_hash(cut, cfg->nparts, xxh64(key, keylen, cfg->seed));
-                status = write_record(outs[part], &rec);
-                counts[part]++;
-                run->out++;
-            }
-            if ((run->in & 0xFF) == 0)
-                sft_run_progress(run, bytes_done + jsonl_bytes_read(r), run->in);
+            status = fn(ctx, run, r, kind, &rec, &err);
+            if ((++lines & 0xFF) == 0) sft_run_progress(run, bytes_done + jsonl_bytes_read(r), lines);
         }
         bytes_done += jsonl_bytes_read(r);
         jsonl_close(r);
     }
-    buf_free(&scratch);
+    return status;
+}
+
+/* Counts a line read in a first pass; a bad one is rejected. Returns 1 for
+ * a good record, else 0 with *status set. */
+static int take_record(sft_run *run, const jsonl_reader *r, int kind, const jsonl_record *rec,
+                       const jsonl_error *err, int *status)
+{
+    run->in++;
+    if (kind == JSONL_RECORD) return 1;
+    *status = sft_run_reject(run, jsonl_name(r), err->line, err->col, rec->text, rec->len, err->reason);
+    return 0;
+}
+
+static int out_of_memory(void)
+{
+    sft_error("out of memory");
+    return SFT_EX_SOFTWARE;
+}
+
+/* ---- streaming mode ---- */
+
+typedef struct {
+    const split_config *cfg;
+    uint64_t cut[SPLIT_MAX_PARTS];
+    sft_buf scratch;
+    sft_out **outs;
+    uint64_t *counts;
+} stream_state;
+
+static int stream_record(void *ctx, sft_run *run, const jsonl_reader *r, int kind,
+                         const jsonl_record *rec, const jsonl_error *err)
+{
+    stream_state *st = ctx;
+    int status = 0;
+    if (!take_record(run, r, kind, rec, err, &status)) return status;
+    const char *key;
+    size_t keylen;
+    int k = split_key(st->cfg, rec->text, rec->len, &st->scratch, &key, &keylen);
+    if (k == -2) return out_of_memory();
+    if (k == -1) return reject_missing(run, r, rec, "key", st->cfg->key_spec);
+    size_t part = split_part_of_hash(st->cut, st->cfg->nparts, xxh64(key, keylen, st->cfg->seed));
+    st->counts[part]++;
+    run->out++;
+    return write_record(st->outs[part], rec);
+}
+
+static int run_streaming(const split_config *cfg, sft_run *run, const input *inputs,
+                         size_t ninputs, sft_out **outs, uint64_t *counts)
+{
+    stream_state st = {.cfg = cfg, .outs = outs, .counts = counts};
+    split_cutpoints(cfg->weight, cfg->nparts, st.cut);
+    int status = each_record(run, inputs, ninputs, stream_record, &st);
+    buf_free(&st.scratch);
     return status;
 }
 
@@ -510,101 +543,62 @@ static void exact_free(exact_state *s)
     free(s->rec_group);
 }
 
-static int out_of_memory(void)
-{
-    sft_error("out of memory");
-    return SFT_EX_SOFTWARE;
-}
-
 /* Pass 1: the group (and stratum) of every record. */
-static int exact_scan(const split_config *cfg, sft_run *run, const input *inputs, size_t ninputs,
-                      exact_state *s)
+typedef struct {
+    const split_config *cfg;
+    exact_state *s;
+    sft_buf key_buf, strat_buf;
+} scan_state;
+
+static int scan_record(void *ctx, sft_run *run, const jsonl_reader *r, int kind,
+                       const jsonl_record *rec, const jsonl_error *err)
 {
-    sft_buf key_buf = {0}, strat_buf = {0};
-    uint64_t bytes_done = 0;
+    scan_state *sc = ctx;
+    const split_config *cfg = sc->cfg;
     int status = 0;
-    for (size_t i = 0; i < ninputs && !status; i++) {
-        jsonl_reader *r;
-        if ((status = open_input(&inputs[i], run->max_line, &r))) break;
-        jsonl_record rec;
-        jsonl_error err;
-        int kind;
-        while (!status && (kind = jsonl_next(r, &rec, &err)) != JSONL_EOF) {
-            if (kind == JSONL_IOERR) {
-                status = read_error(r, &err);
-                break;
-            }
-            run->in++;
-            if (kind == JSONL_BAD) {
-                status = sft_run_reject(run, jsonl_name(r), err.line, err.col, rec.text, rec.len,
-                                        err.reason);
-                if (add_rejected(s) != 0) status = out_of_memory();
-                continue;
-            }
-            const char *key, *skey;
-            size_t keylen, skeylen;
-            int k = split_key(cfg, rec.text, rec.len, &key_buf, &key, &keylen);
-            int sk = 0;
-            if (k == 0 && cfg->stratify)
-                sk = value_key(cfg->stratify, rec.text, rec.len, &strat_buf, &skey, &skeylen);
-            if (k == -2 || sk == -2) {
-                status = out_of_memory();
-            } else if (k == -1 || sk == -1) {
-                status = reject_missing(run, r, &rec, k ? "key" : "stratify",
-                                        k ? cfg->key_spec : cfg->stratify_spec);
-                if (add_rejected(s) != 0) status = out_of_memory();
-            } else {
-                int64_t stratum = cfg->stratify ? stratum_of(s, skey, skeylen) : 0;
-                if (stratum < 0 || add_record(s, key, keylen, cfg->seed, (uint32_t)stratum) != 0)
-                    status = out_of_memory();
-            }
-            if ((run->in & 0xFF) == 0)
-                sft_run_progress(run, bytes_done + jsonl_bytes_read(r), run->in);
-        }
-        bytes_done += jsonl_bytes_read(r);
-        jsonl_close(r);
+    if (!take_record(run, r, kind, rec, err, &status))
+        return add_rejected(sc->s) == 0 ? status : out_of_memory();
+    const char *key, *skey = NULL;
+    size_t keylen, skeylen = 0;
+    int k = split_key(cfg, rec->text, rec->len, &sc->key_buf, &key, &keylen), sk = 0;
+    if (k == 0 && cfg->stratify)
+        sk = value_key(cfg->stratify, rec->text, rec->len, &sc->strat_buf, &skey, &skeylen);
+    if (k == -2 || sk == -2) return out_of_memory();
+    if (k == -1 || sk == -1) {
+        status = k == -1 ? reject_missing(run, r, rec, "key", cfg->key_spec)
+                         : reject_missing(run, r, rec, "stratify", cfg->stratify_spec);
+        return add_rejected(sc->s) == 0 ? status : out_of_memory();
     }
-    buf_free(&key_buf);
-    buf_free(&strat_buf);
-    return status;
+    int64_t stratum = cfg->stratify ? stratum_of(sc->s, skey, skeylen) : 0;
+    if (stratum < 0 || add_record(sc->s, key, keylen, cfg->seed, (uint32_t)stratum) != 0)
+        return out_of_memory();
+    return 0;
 }
 
-/* Pass 2: the same records again, each to its group's part. */
-static int exact_write(sft_run *run, const input *inputs, size_t ninputs, const exact_state *s,
-                       const uint8_t *part_of, sft_out **outs, uint64_t *counts)
+/* Pass 2: the same lines again, each good record to its group's part. */
+typedef struct {
+    const exact_state *s;
+    const uint8_t *part_of;
+    sft_out **outs;
+    uint64_t *counts;
+    size_t next; /* index of the line in pass 1's order */
+} write_state;
+
+static int write_exact_record(void *ctx, sft_run *run, const jsonl_reader *r, int kind,
+                              const jsonl_record *rec, const jsonl_error *err)
 {
-    size_t next = 0;
-    int status = 0;
-    for (size_t i = 0; i < ninputs && !status; i++) {
-        jsonl_reader *r;
-        if ((status = open_input(&inputs[i], run->max_line, &r))) break;
-        jsonl_record rec;
-        jsonl_error err;
-        int kind;
-        while (!status && (kind = jsonl_next(r, &rec, &err)) != JSONL_EOF) {
-            if (kind == JSONL_IOERR) {
-                status = read_error(r, &err);
-                break;
-            }
-            if (next >= s->nrec || (kind == JSONL_BAD && s->rec_group[next] != NO_GROUP)) {
-                sft_error("%s: input changed while it was being split", jsonl_name(r));
-                status = SFT_EX_IOERR;
-                break;
-            }
-            uint32_t g = s->rec_group[next++];
-            if (g == NO_GROUP) continue;
-            size_t part = part_of[g];
-            status = write_record(outs[part], &rec);
-            counts[part]++;
-            run->out++;
-        }
-        jsonl_close(r);
+    write_state *w = ctx;
+    (void)err;
+    if (w->next >= w->s->nrec || (kind == JSONL_BAD && w->s->rec_group[w->next] != NO_GROUP)) {
+        sft_error("%s: input changed while it was being split", jsonl_name(r));
+        return SFT_EX_IOERR;
     }
-    if (!status && next != s->nrec) {
-        sft_error("input changed while it was being split");
-        status = SFT_EX_IOERR;
-    }
-    return status;
+    uint32_t g = w->s->rec_group[w->next++];
+    if (g == NO_GROUP) return 0; /* rejected in pass 1 */
+    size_t part = w->part_of[g];
+    w->counts[part]++;
+    run->out++;
+    return write_record(w->outs[part], rec);
 }
 
 /* With -v: how each stratum was split, e.g. "stratum ko: train 90, val 10". */
@@ -628,7 +622,10 @@ static int run_exact(const split_config *cfg, sft_run *run, const input *inputs,
                      sft_out **outs, uint64_t *counts)
 {
     exact_state s = {0};
-    int status = exact_scan(cfg, run, inputs, ninputs, &s);
+    scan_state sc = {.cfg = cfg, .s = &s};
+    int status = each_record(run, inputs, ninputs, scan_record, &sc);
+    buf_free(&sc.key_buf);
+    buf_free(&sc.strat_buf);
     uint8_t *part_of = NULL;
     uint64_t *per_stratum = NULL;
     if (!status) {
@@ -637,7 +634,14 @@ static int run_exact(const split_config *cfg, sft_run *run, const input *inputs,
         if (!part_of || !per_stratum || assign_parts(cfg, &s, part_of, per_stratum) != 0)
             status = out_of_memory();
     }
-    if (!status) status = exact_write(run, inputs, ninputs, &s, part_of, outs, counts);
+    if (!status) {
+        write_state w = {.s = &s, .part_of = part_of, .outs = outs, .counts = counts};
+        status = each_record(run, inputs, ninputs, write_exact_record, &w);
+        if (!status && w.next != s.nrec) {
+            sft_error("input changed while it was being split");
+            status = SFT_EX_IOERR;
+        }
+    }
     if (!status && s.mixed)
         sft_error("warning: %" PRIu64 " record%s a '%s' value other than %s group's first "
                   "record; each group was placed by the stratum of its first record",

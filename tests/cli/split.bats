@@ -204,8 +204,10 @@ load helpers
 @test "a progress line only with --progress (stderr is not a terminal here)" {
     gen() { n_records 2000; sleep 0.4; n_records 2000; }
     run bash -c "$(declare -f n_records gen); gen | '$SFT_BIN/split' --ratio 1,1 -o train=/dev/null -o val=/dev/null"
+    echo "without --progress: status $status, output: $output"
     [ "$status" -eq 0 ] && [ -z "$output" ]
     run bash -c "$(declare -f n_records gen); gen | '$SFT_BIN/split' --progress --ratio 1,1 -o train=/dev/null -o val=/dev/null"
+    echo "with --progress: status $status, output: $output"
     [ "$status" -eq 0 ]
     [[ "$output" == *"records"* ]]
 }
