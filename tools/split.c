@@ -13,7 +13,9 @@
 
 static void usage(FILE *f)
 {
-    fputs("Usage: split --ratio LIST (--out PREFIX | -o NAME=FILE...) [OPTION]... [FILE]...\n"
+    fprintf(f, "Usage: %s --ratio LIST (--out PREFIX | -o NAME=FILE...) [OPTION]... [FILE]...\n",
+            sft_prog);
+    fputs(
           "Split JSONL records into named parts (train/val/test) for fine-tuning.\n"
           "\n"
           "  -r, --ratio LIST        part weights, e.g. 0.9,0.1 or 8,1,1 (normalised by their sum)\n"
@@ -103,13 +105,36 @@ static int resolve_files(const split_config *cfg, const named_output *outputs, i
         }
         if (strcmp(file[i], "-") == 0 && to_stdout++)
             return sft_usage_error("only one part can go to standard output");
-        struct stat st;
-        int device = stat(file[i], &st) == 0 && !S_ISREG(st.st_mode); /* /dev/null */
-        for (int j = 0; j < i && !device; j++)
-            if (strcmp(file[i], file[j]) == 0)
-                return sft_usage_error("two parts would be written to '%s'", file[i]);
+        for (int j = 0; j < i; j++)
+            if (sft_same_file(file[i], file[j]))
+                return sft_usage_error("parts '%s' and '%s' would both be written to '%s'",
+                                       cfg->name[j], cfg->name[i], file[i]);
     }
     return 0;
+}
+
+/* Refuses to write over an input or to put rejects into an output: each
+ * would lose records silently. */
+static int check_overlaps(int nparts, const char **file, const char *rejects, char **inputs,
+                          int ninputs)
+{
+    char *why = NULL;
+    if (rejects && asprintf(&why, "%s.why", rejects) < 0) why = NULL;
+    const char *extra[2] = {rejects, why};
+    int status = 0;
+    for (int i = 0; i < nparts + 2 && !status; i++) {
+        const char *out = i < nparts ? file[i] : extra[i - nparts];
+        if (!out || strcmp(out, "-") == 0) continue;
+        for (int k = 0; k < ninputs && !status; k++)
+            if (sft_same_file(out, inputs[k]))
+                status = sft_usage_error("output '%s' is also an input", out);
+        if (i >= nparts)
+            for (int j = 0; j < nparts && !status; j++)
+                if (sft_same_file(out, file[j]))
+                    status = sft_usage_error("--rejects '%s' is also a part's output", out);
+    }
+    free(why);
+    return status;
 }
 
 /* Writes the parts: opens them, splits, commits them on success. */
@@ -139,6 +164,20 @@ static int run_split(const split_config *cfg, sft_run *run, const char *const *i
                       strcmp(file[i], "-") ? file[i] : "<stdout>");
     }
     return sft_run_finish(run, status);
+}
+
+static const char *const default_names[] = {"train", "val", "test"};
+
+/* Whether the -o options name exactly the first n default parts, in any
+ * order: then the weights follow train,val,test, not the -o order. */
+static int defaults_named(const named_output *outputs, int noutputs, int n)
+{
+    for (int k = 0; k < noutputs; k++) {
+        int i = 0;
+        while (i < n && strcmp(outputs[k].name, default_names[i]) != 0) i++;
+        if (i == n) return 0;
+    }
+    return 1;
 }
 
 int main(int argc, char **argv)
@@ -200,13 +239,12 @@ int main(int argc, char **argv)
 
     /* Part names: --names, else the -o names when they cover every part,
      * else train,val,test. */
-    static const char *const default_names[] = {"train", "val", "test"};
     if (names_arg) {
         char *names[SPLIT_MAX_PARTS];
         if (split_list(names_arg, names, SPLIT_MAX_PARTS) != n)
             return sft_usage_error("--names must give one non-empty name per --ratio weight");
         for (int i = 0; i < n; i++) cfg.name[i] = names[i];
-    } else if (noutputs == n && !prefix) {
+    } else if (noutputs == n && !prefix && !(n <= 3 && defaults_named(outputs, noutputs, n))) {
         for (int i = 0; i < n; i++) cfg.name[i] = outputs[i].name;
     } else if (n <= 3) {
         for (int i = 0; i < n; i++) cfg.name[i] = default_names[i];
@@ -237,6 +275,8 @@ int main(int argc, char **argv)
         cfg.exact = 1;
     }
     status = resolve_files(&cfg, outputs, noutputs, prefix, file, owned);
+    if (!status)
+        status = check_overlaps(n, file, run.rejects_path, argv + optind, argc - optind);
     if (!status)
         status = run_split(&cfg, &run, (const char *const *)argv + optind, (size_t)(argc - optind),
                            file);

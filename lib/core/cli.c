@@ -3,7 +3,9 @@
 #include <errno.h>
 #include <inttypes.h>
 #include <math.h>
+#include <libgen.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +25,7 @@ void sft_init(char **argv)
         argv[0] = (char *)(uintptr_t)sft_prog;
     }
     signal(SIGPIPE, SIG_IGN);
+    sft_out_cleanup_on_signals();
 }
 
 static void verror(const char *fmt, va_list ap)
@@ -208,6 +211,8 @@ int sft_run_start(sft_run *run)
     if (run->progress < 0) run->progress = isatty(2);
     run->progress_start = run->progress_last = now();
     if (!run->rejects_path) return 0;
+    if (strcmp(run->rejects_path, "-") == 0)
+        return sft_usage_error("--rejects needs a file name (it also writes FILE.why)");
     size_t n = strlen(run->rejects_path);
     char *why_path = malloc(n + sizeof ".why");
     if (!why_path) {
@@ -318,8 +323,11 @@ int sft_run_finish(sft_run *run, int status)
 {
     clear_progress(run);
     if (run->rejects) {
-        int e1 = sft_out_close(run->rejects, 1);
-        int e2 = sft_out_close(run->why, 1);
+        /* A run that stopped before reading (no input, no output) leaves
+         * an earlier rejects file as it was. */
+        int keep = status == 0 || status == SFT_EX_DATAERR || status == SFT_EX_IOERR;
+        int e1 = sft_out_close(run->rejects, keep);
+        int e2 = sft_out_close(run->why, keep);
         run->rejects = run->why = NULL;
         if (e1 || e2) {
             int s = sft_write_error(e1 ? run->rejects_path : "rejects .why file", e1 ? e1 : e2);
@@ -339,4 +347,32 @@ int sft_write_error(const char *name, int err)
 {
     sft_error("%s: write error: %s", name, strerror(err));
     return SFT_EX_IOERR;
+}
+
+/* Identity of path's directory and its last name, for paths not yet
+ * created. Returns 0, or -1 when the directory does not exist. */
+static int dir_identity(const char *path, struct stat *dir, char *name, size_t n)
+{
+    char *d = strdup(path), *b = strdup(path);
+    int rc = -1;
+    if (d && b) {
+        snprintf(name, n, "%s", basename(b));
+        rc = stat(dirname(d), dir);
+    }
+    free(d);
+    free(b);
+    return rc;
+}
+
+int sft_same_file(const char *a, const char *b)
+{
+    if (strcmp(a, "-") == 0 || strcmp(b, "-") == 0) return strcmp(a, b) == 0;
+    struct stat sa, sb;
+    int ea = stat(a, &sa) == 0, eb = stat(b, &sb) == 0;
+    if (ea && eb) return S_ISREG(sa.st_mode) && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+    if (ea != eb) return 0;
+    char na[256], nb[256];
+    if (dir_identity(a, &sa, na, sizeof na) != 0 || dir_identity(b, &sb, nb, sizeof nb) != 0)
+        return strcmp(a, b) == 0;
+    return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && strcmp(na, nb) == 0;
 }

@@ -143,6 +143,12 @@ void sft_run_progress(sft_run *run, uint64_t bytes, uint64_t records);
  * rejected, else 0. */
 int sft_run_finish(sft_run *run, int status);
 
+/* Whether two paths name the same file: the same device and inode when
+ * both exist, else the same directory and name (so "x" and "./x" match
+ * before x is created). Devices such as /dev/null never count as the same,
+ * so several outputs may go there. */
+int sft_same_file(const char *a, const char *b);
+
 /* Prints "PROG: FILE: write error: why" for an output's sticky error and
  * returns SFT_EX_IOERR. */
 int sft_write_error(const char *name, int err);

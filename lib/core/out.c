@@ -2,11 +2,46 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+/* Temporary files of open outputs, for the signal handler. */
+#define MAX_TEMPS 256
+static char *volatile temps[MAX_TEMPS];
+
+static void track_temp(char *name, char *old)
+{
+    for (int i = 0; i < MAX_TEMPS; i++) {
+        if (temps[i] == old) {
+            temps[i] = name;
+            return;
+        }
+    }
+}
+
+static void remove_temps(int sig)
+{
+    for (int i = 0; i < MAX_TEMPS; i++)
+        if (temps[i]) unlink(temps[i]);
+    signal(sig, SIG_DFL);
+    raise(sig);
+}
+
+void sft_out_cleanup_on_signals(void)
+{
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    for (size_t i = 0; i < sizeof sigs / sizeof *sigs; i++) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = remove_temps;
+        sigemptyset(&sa.sa_mask);
+        sigaction(sigs[i], &sa, NULL);
+    }
+}
 
 static sft_out *out_new(const char *name)
 {
@@ -52,6 +87,7 @@ sft_out *sft_out_open(const char *path)
         memcpy(o->tmpname + n, ".tmp.XXXXXX", sizeof ".tmp.XXXXXX");
         o->fd = mkstemp(o->tmpname);
         if (o->fd >= 0) {
+            track_temp(o->tmpname, NULL);
             /* mkstemp makes 0600; give the file the usual umask mode. */
             mode_t mask = umask(0);
             umask(mask);
@@ -59,6 +95,7 @@ sft_out *sft_out_open(const char *path)
                 int e = errno;
                 close(o->fd);
                 unlink(o->tmpname);
+                track_temp(NULL, o->tmpname);
                 errno = e;
                 goto fail;
             }
@@ -126,6 +163,7 @@ int sft_out_close(sft_out *o, int commit)
             unlink(o->tmpname);
         }
     }
+    if (o->tmpname) track_temp(NULL, o->tmpname);
     free(o->tmpname);
     free(o->name);
     free(o);

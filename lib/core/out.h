@@ -34,6 +34,10 @@ typedef struct sft_out {
  * it cannot be created. */
 sft_out *sft_out_open(const char *path);
 
+/* Makes SIGINT, SIGTERM and SIGHUP remove the temporary files of open
+ * outputs before the program dies of the signal. */
+void sft_out_cleanup_on_signals(void);
+
 /* Writes to fd (not closed at the end); name is used in diagnostics. */
 sft_out *sft_out_fd(int fd, const char *name);
 

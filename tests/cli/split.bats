@@ -218,3 +218,38 @@ load helpers
     split --ratio 0.9,0.1 --key meta.conversation --out d "$ROOT/fixtures/demo/chat.jsonl"
     /usr/bin/python3 "$ROOT/tests/schema/validate.py" "$ROOT/schemas/sft-example.schema.json" d.train.jsonl d.val.jsonl
 }
+
+@test "overlapping paths are refused before anything is written" {
+    n_records 100 > orig
+    run split -r 9,1 -o train=x.jsonl -o val=./x.jsonl orig
+    [ "$status" -eq 2 ] && [[ "$output" == *"would both be written to './x.jsonl'"* ]]
+    run split -r 9,1 --out q --rejects q.train.jsonl --on-error=skip orig
+    [ "$status" -eq 2 ] && [[ "$output" == *"is also a part's output"* ]]
+    cp orig d.train.jsonl
+    run split -r 9,1 --out d d.train.jsonl
+    [ "$status" -eq 2 ] && cmp orig d.train.jsonl
+    run split -r 1,1 --rejects - --out o orig
+    [ "$status" -eq 2 ]
+    [ ! -e o.train.jsonl ]
+}
+
+@test "a run that reads nothing keeps an earlier rejects file" {
+    n_records 10 > orig
+    echo keep > bad.jsonl
+    run split -r 1,1 --rejects bad.jsonl --out o orig missing.jsonl
+    [ "$status" -eq 66 ] && [ "$(cat bad.jsonl)" = keep ]
+}
+
+@test "-o train/val in any order keeps the weights on train,val" {
+    n_records 1000 > orig
+    split -r 0.9,0.1 -o val=v.jsonl -o train=t.jsonl orig
+    [ "$(lines t.jsonl)" -gt "$(lines v.jsonl)" ]
+}
+
+@test "SIGTERM leaves no temporary files behind" {
+    (n_records 3000000 | split -r 1,1 --out sig) &
+    sleep 0.3
+    pkill -TERM -f "split -r 1,1 --out sig" || true
+    wait || true
+    [ -z "$(ls | grep -F .tmp.)" ]
+}
