@@ -307,8 +307,6 @@ static void human_bytes(char *out, size_t n, double bytes)
 void sft_run_progress(sft_run *run, uint64_t bytes, uint64_t records)
 {
     if (!run->progress) return;
-    run->progress_bytes = bytes;
-    run->progress_records = records;
     double t = now();
     if (t - run->progress_last < 0.25) return;
     run->progress_last = t;

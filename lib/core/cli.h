@@ -111,7 +111,6 @@ typedef struct {
     /* private */
     sft_out *rejects, *why;
     uint64_t warned;
-    uint64_t progress_bytes, progress_records;
     double progress_start, progress_last;
     int progress_shown;
 } sft_run;

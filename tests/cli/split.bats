@@ -247,9 +247,15 @@ load helpers
 }
 
 @test "SIGTERM leaves no temporary files behind" {
-    (n_records 3000000 | split -r 1,1 --out sig) &
-    sleep 0.3
-    pkill -TERM -f "split -r 1,1 --out sig" || true
-    wait || true
+    # A slow writer keeps split running, with its temporary files open.
+    (n_records 1000; sleep 5; n_records 1000) | "$SFT_BIN/split" -r 1,1 --out sig &
+    pid=$!
+    sleep 0.5
+    [ -n "$(ls | grep -F .tmp.)" ]  # the run is under way
+    kill -TERM "$pid"
+    st=0
+    wait "$pid" || st=$?
+    [ "$st" -eq 143 ]               # it died of the signal
     [ -z "$(ls | grep -F .tmp.)" ]
+    [ ! -e sig.train.jsonl ]
 }

@@ -17,10 +17,12 @@
 #include "core/out.h"
 #include "core/utf8.h"
 
-/* An sft_out writing into a temporary file, and a way to read it back. */
+/* An sft_out (and a record writer on it) writing into a temporary file,
+ * and a way to read it back. */
 typedef struct {
     FILE *f;
     sft_out *o;
+    jw w;
 } capture;
 
 static void cap_open(capture *c)
@@ -29,6 +31,7 @@ static void cap_open(capture *c)
     assert_non_null(c->f);
     c->o = sft_out_fd(fileno(c->f), "capture");
     assert_non_null(c->o);
+    jw_init(&c->w, c->o);
 }
 
 /* Closes the output and returns what was written (caller frees). */
@@ -96,33 +99,32 @@ static void test_record_writer(void **state)
     (void)state;
     capture c;
     cap_open(&c);
-    jw w;
-    jw_init(&w, c.o);
-    jw_object(&w);
-    jw_key(&w, "id");
-    jw_cstr(&w, "a\"1");
-    jw_key(&w, "n");
-    jw_int(&w, -42);
-    jw_key(&w, "list");
-    jw_array(&w);
-    jw_double(&w, 0.1);
-    jw_double(&w, 1e300);
-    jw_double(&w, 3);
-    jw_double(&w, 0.0 / 0.0);
-    jw_array(&w);
-    jw_end(&w);
-    jw_object(&w);
-    jw_end(&w);
-    jw_bool(&w, 1);
-    jw_null(&w);
-    jw_end(&w);
-    jw_key(&w, "raw");
-    jw_raw(&w, "{\"x\":[1]}", 9);
-    jw_end(&w);
-    jw_newline(&w);
-    jw_object(&w);
-    jw_end(&w);
-    jw_newline(&w);
+    jw *w = &c.w;
+    jw_object(w);
+    jw_key(w, "id");
+    jw_cstr(w, "a\"1");
+    jw_key(w, "n");
+    jw_int(w, -42);
+    jw_key(w, "list");
+    jw_array(w);
+    jw_double(w, 0.1);
+    jw_double(w, 1e300);
+    jw_double(w, 3);
+    jw_double(w, 0.0 / 0.0);
+    jw_array(w);
+    jw_end(w);
+    jw_object(w);
+    jw_end(w);
+    jw_bool(w, 1);
+    jw_null(w);
+    jw_end(w);
+    jw_key(w, "raw");
+    jw_raw(w, "{\"x\":[1]}", 9);
+    jw_end(w);
+    jw_newline(w);
+    jw_object(w);
+    jw_end(w);
+    jw_newline(w);
     char *s = cap_close(&c);
     assert_string_equal(s, "{\"id\":\"a\\\"1\",\"n\":-42,\"list\":[0.1,1e+300,3,null,[],{},true,null],"
                            "\"raw\":{\"x\":[1]}}\n{}\n");
@@ -140,9 +142,7 @@ static void test_double_shortest_roundtrip(void **state)
         if (d != d || d - d != 0) continue;
         capture c;
         cap_open(&c);
-        jw w;
-        jw_init(&w, c.o);
-        jw_double(&w, d);
+        jw_double(&c.w, d);
         char *s = cap_close(&c);
         assert_true(strtod(s, NULL) == d);
         free(s);
@@ -156,9 +156,7 @@ static void test_cjson_tree(void **state)
     cJSON *j = cJSON_Parse(src);
     capture c;
     cap_open(&c);
-    jw w;
-    jw_init(&w, c.o);
-    jw_cjson(&w, j);
+    jw_cjson(&c.w, j);
     char *s = cap_close(&c);
     cJSON *back = cJSON_Parse(s);
     assert_true(cJSON_Compare(j, back, 1));
