@@ -237,6 +237,8 @@ static int parse_file(const char *path, const file_options *fo, kakao_emitter *e
             sft_error("%s: warning: %" PRIu64 " invalid %s sequence%s replaced by U+FFFD", name,
                       textin_replaced(in), text_encoding_name(textin_encoding(in)),
                       textin_replaced(in) == 1 ? "" : "s");
+        if (!started && kakao_detected(p) != KAKAO_AUTO)
+            sft_error("%s: warning: a KakaoTalk export header but no messages", name);
         if (kakao_recovered(p))
             sft_error("%s: warning: %" PRIu64 " CSV record%s with an unclosed quote ended at the "
                       "next record",

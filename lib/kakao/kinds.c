@@ -126,7 +126,7 @@ int kakao_is_system_text(const char *s, size_t n)
     static const char *const en_ends[] = {
         " joined this chatroom.", " left this chatroom.", " has left this chatroom.",
         " has been removed from this chatroom.", " was removed from this chatroom.",
-        " entered this chatroom.", " is now the host.", " has been made the host.",
+        " entered this chatroom.", " is now the host.", " is now the host of this chatroom.", " has been made the host.",
         " became the host.", NULL,
     };
     if (n == 0 || n > 300 || memchr(s, '\n', n)) return 0;
