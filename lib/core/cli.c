@@ -51,7 +51,9 @@ void sft_error_at(const char *file, uint64_t line, uint64_t col, const char *fmt
     va_start(ap, fmt);
     vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
-    if (col)
+    if (line == 0) /* about the whole file */
+        fprintf(stderr, "%s: %s: %s\n", sft_prog, file, msg);
+    else if (col)
         fprintf(stderr, "%s: %s:%" PRIu64 ":%" PRIu64 ": %s\n", sft_prog, file, line, col, msg);
     else
         fprintf(stderr, "%s: %s:%" PRIu64 ": %s\n", sft_prog, file, line, msg);

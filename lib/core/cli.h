@@ -42,7 +42,8 @@ void sft_init(char **argv);
 /* "PROG: message\n" on stderr. */
 void sft_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
-/* "PROG: FILE:LINE[:COL]: message\n" on stderr; col 0 leaves it out. */
+/* "PROG: FILE:LINE[:COL]: message\n" on stderr; col 0 leaves the column
+ * out, line 0 the line (a message about the whole file). */
 void sft_error_at(const char *file, uint64_t line, uint64_t col, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 
