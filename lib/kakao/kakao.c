@@ -927,7 +927,10 @@ static void feed_csv(kakao_parser *p, const char *s, size_t n, uint64_t line)
         return;
     }
     if (p->csv_in_quote) {
-        append_text(p, p->csv_field == 1 ? &p->cur.speaker : &p->cur.text, "\n", 1);
+        /* A name never holds a line end: a User field across lines is joined
+         * with a space. */
+        if (p->csv_field == 1) append_text(p, &p->cur.speaker, " ", 1);
+        else append_text(p, &p->cur.text, "\n", 1);
         csv_fields(p, s, s + n);
         return;
     }
