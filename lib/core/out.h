@@ -74,6 +74,12 @@ static inline void sft_out_putc(sft_out *o, char c)
  * '"', '\\' and control characters escaped, everything else as is. */
 void sft_out_json_string(sft_out *o, const char *s, size_t n);
 
+/* Length of the longest prefix of s[0..n) that needs no JSON escaping (no
+ * '"', '\\' or control character); SSE2 where the CPU is x86-64. */
+size_t json_escape_scan(const char *s, size_t n);
+/* The plain C reference json_escape_scan() must agree with. */
+size_t json_escape_scan_scalar(const char *s, size_t n);
+
 /* ---- JSON records, written field by field ----
  *
  *   jw w; jw_init(&w, out);

@@ -32,6 +32,7 @@ struct textin {
 
     char *buf;           /* UTF-8 text */
     size_t cap, start, end;
+    size_t valid_end;    /* buf[start..valid_end) is known to be valid UTF-8 */
     uint64_t line;
     size_t max_line;
     char *name;
@@ -332,6 +333,7 @@ static int refill(textin *t)
     if (t->start > 0) {
         memmove(t->buf, t->buf + t->start, t->end - t->start);
         t->end -= t->start;
+        t->valid_end = t->valid_end > t->start ? t->valid_end - t->start : 0;
         t->start = 0;
     }
     if (t->cap - t->end < 16) {
@@ -437,8 +439,15 @@ int textin_next(textin *t, text_line *ln)
             ln->reason = "line too long (use --max-line)";
             return TEXT_BAD;
         }
-        if (t->enc == TEXT_ENC_UTF8) {
-            size_t bad = utf8_invalid_offset((const unsigned char *)line, len);
+        if (t->enc == TEXT_ENC_UTF8 && (size_t)(line + len - t->buf) > t->valid_end) {
+            /* Check all complete lines buffered at once: one long run of the
+             * SIMD validator instead of a short one per line. */
+            size_t from = (size_t)(line - t->buf);
+            char *last_nl = memrchr(line, '\n', (size_t)(t->buf + t->end - line));
+            size_t upto = last_nl ? (size_t)(last_nl - t->buf) : from + len;
+            if (upto < from + len) upto = from + len;
+            size_t bad = utf8_invalid_offset((const unsigned char *)line, upto - from);
+            t->valid_end = from + bad;
             if (bad < len) {
                 ln->col = bad + 1;
                 ln->reason = "invalid UTF-8";

@@ -39,6 +39,13 @@ struct kakao_emitter {
     turn *turns;
     size_t nturns, turn_cap;
     sft_buf content; /* a turn's text as written */
+
+    /* Messages mode writes records from parts that stay the same within a
+     * chat: {"chat":CHAT,"i": ... ,"src":{"file":FILE,"line": ... */
+    sft_buf record_head, src_head;
+    kakao_time ts_time; /* the last timestamp formatted, and its text */
+    char ts_text[48];
+    size_t ts_len;
 };
 
 static const char *const owner_aliases[] = {"회원님", "You", "you", "나", NULL};
@@ -73,6 +80,8 @@ void kakao_emitter_free(kakao_emitter *e)
     free(e->turns);
     buf_free(&e->text);
     buf_free(&e->content);
+    buf_free(&e->record_head);
+    buf_free(&e->src_head);
     free(e);
 }
 
@@ -107,6 +116,39 @@ static uint64_t chars(const char *s, size_t n)
 static int in_bounds(const kakao_emitter *e, uint64_t c)
 {
     return c >= e->cfg.min_chars && (!e->cfg.max_chars || c <= e->cfg.max_chars);
+}
+
+/* Appends s[0..n) as a quoted JSON string. Returns 0 or -1 (no memory). */
+static int buf_json_string(sft_buf *b, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    int rc = buf_putc(b, '"');
+    size_t i = 0;
+    for (;;) {
+        size_t run = json_escape_scan(s + i, n - i);
+        rc |= buf_append(b, s + i, run);
+        i += run;
+        if (i == n) break;
+        unsigned char c = (unsigned char)s[i++];
+        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
+        size_t len = 2;
+        switch (c) {
+        case '"': case '\\': break;
+        case '\n': esc[1] = 'n'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            memcpy(esc + 1, "u00", 3);
+            esc[4] = hex[c >> 4];
+            esc[5] = hex[c & 15];
+            len = 6;
+        }
+        rc |= buf_append(b, esc, len);
+    }
+    rc |= buf_putc(b, '"');
+    return rc;
 }
 
 /* ---- sessions ---- */
@@ -312,7 +354,19 @@ int kakao_emit_begin(kakao_emitter *e, const char *chat, const char *file)
     e->next_i = 0;
     e->have_last = 0;
     e->st.chat_me_messages = 0;
-    return rc ? rc : (e->chat && e->file) ? 0 : ENOMEM;
+    e->ts_len = 0;
+    if (rc || !e->chat || !e->file) return rc ? rc : ENOMEM;
+    e->record_head.len = e->src_head.len = 0;
+    static const char chat_key[] = "{\"chat\":", i_key[] = ",\"i\":",
+                      src_key[] = ",\"src\":{\"file\":", line_key[] = ",\"line\":";
+    if (buf_append(&e->record_head, chat_key, sizeof chat_key - 1) ||
+        buf_json_string(&e->record_head, chat, strlen(chat)) ||
+        buf_append(&e->record_head, i_key, sizeof i_key - 1) ||
+        buf_append(&e->src_head, src_key, sizeof src_key - 1) ||
+        buf_json_string(&e->src_head, file, strlen(file)) ||
+        buf_append(&e->src_head, line_key, sizeof line_key - 1))
+        return ENOMEM;
+    return 0;
 }
 
 int kakao_emit_end(kakao_emitter *e)
@@ -320,26 +374,41 @@ int kakao_emit_end(kakao_emitter *e)
     return e->cfg.mode == KAKAO_EMIT_MESSAGES ? 0 : flush_session(e);
 }
 
+static void write_u64(sft_out *o, uint64_t v)
+{
+    char tmp[24], *p = tmp + sizeof tmp;
+    do *--p = (char)('0' + v % 10);
+    while (v /= 10);
+    sft_out_write(o, p, (size_t)(tmp + sizeof tmp - p));
+}
+
+#define WRITE_LIT(o, lit) sft_out_write((o), (lit), sizeof(lit) - 1)
+
+/* One chat-message record, written from parts (this is the hot path of
+ * messages mode; the layout is that of jw_*). */
 static int write_message(kakao_emitter *e, const kakao_msg *m, uint64_t i, int me)
 {
-    jw *w = &e->w;
-    jw_object(w);
-    jw_key(w, "chat");
-    jw_cstr(w, e->chat);
-    jw_key(w, "i");
-    jw_int(w, (int64_t)i);
-    jw_key(w, "ts");
-    write_time(w, m->time, e->cfg.tz);
-    jw_key(w, "speaker");
-    if (me) jw_cstr(w, e->cfg.me[0]);
-    else jw_str(w, m->speaker, m->speaker_len);
-    jw_key(w, "text");
-    jw_str(w, m->text, m->text_len);
-    jw_key(w, "kind");
-    jw_cstr(w, kakao_kind_name(m->kind));
-    write_src(e, m->line);
-    jw_end(w);
-    jw_newline(w);
+    sft_out *o = e->out;
+    if (!e->ts_len || m->time != e->ts_time) {
+        e->ts_len = kakao_format_time(m->time, e->cfg.tz, e->ts_text, sizeof e->ts_text);
+        e->ts_time = m->time;
+    }
+    sft_out_write(o, e->record_head.p, e->record_head.len);
+    write_u64(o, i);
+    WRITE_LIT(o, ",\"ts\":\"");
+    sft_out_write(o, e->ts_text, e->ts_len);
+    WRITE_LIT(o, "\",\"speaker\":");
+    if (me) sft_out_json_string(o, e->cfg.me[0], strlen(e->cfg.me[0]));
+    else sft_out_json_string(o, m->speaker, m->speaker_len);
+    WRITE_LIT(o, ",\"text\":");
+    sft_out_json_string(o, m->text, m->text_len);
+    WRITE_LIT(o, ",\"kind\":\"");
+    const char *kind = kakao_kind_name(m->kind);
+    sft_out_write(o, kind, strlen(kind));
+    sft_out_putc(o, '"');
+    sft_out_write(o, e->src_head.p, e->src_head.len);
+    write_u64(o, m->line);
+    WRITE_LIT(o, "}}\n");
     e->st.used++;
     e->st.records++;
     return 0;

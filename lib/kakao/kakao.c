@@ -20,13 +20,19 @@ typedef struct {
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 static int is_alpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
 
-static int sc_lit(scan *s, const char *lit)
+static int sc_litn(scan *s, const char *lit, size_t n)
 {
-    size_t n = strlen(lit);
-    if ((size_t)(s->e - s->p) < n || memcmp(s->p, lit, n) != 0) return 0;
+    if ((size_t)(s->e - s->p) < n) return 0;
+    for (size_t i = 0; i < n; i++) /* short: a loop beats a call to memcmp */
+        if (s->p[i] != lit[i]) return 0;
     s->p += n;
     return 1;
 }
+
+/* A literal; its length is known when compiling. */
+#define sc_lit(s, lit) sc_litn((s), (lit), sizeof(lit) - 1)
+
+static int sc_word(scan *s, const char *word) { return sc_litn(s, word, strlen(word)); }
 
 /* A number of min to max digits, not followed by another digit. */
 static int sc_num(scan *s, int min, int max, int *v)
@@ -53,7 +59,8 @@ static int sc_month(scan *s, int *m)
 {
     for (int i = 0; i < 12; i++) {
         scan t = *s;
-        if ((sc_lit(&t, month_full[i]) || sc_lit(&t, month_abbr[i]) ||
+        if (t.p < t.e && *t.p != month_abbr[i][0]) continue;
+        if ((sc_word(&t, month_full[i]) || sc_word(&t, month_abbr[i]) ||
              (i == 8 && sc_lit(&t, "Sept"))) &&
             !(t.p < t.e && is_alpha(*t.p))) {
             sc_lit(&t, ".");
@@ -73,7 +80,7 @@ static const char *const wday_ko[7] = {"일요일", "월요일", "화요일", "�
 static int sc_weekday(scan *s, const char *const *names, int *wd)
 {
     for (int i = 0; i < 7; i++) {
-        if (sc_lit(s, names[i])) {
+        if (sc_word(s, names[i])) {
             *wd = i;
             return 1;
         }

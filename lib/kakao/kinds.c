@@ -11,23 +11,27 @@ const char *kakao_kind_name(kakao_kind k)
     return (unsigned)k < sizeof names / sizeof names[0] ? names[k] : "text";
 }
 
-static int eq(const char *s, size_t n, const char *lit)
+static int eqn(const char *s, size_t n, const char *lit, size_t m)
 {
-    size_t m = strlen(lit);
     return n == m && memcmp(s, lit, m) == 0;
 }
 
-static int starts(const char *s, size_t n, const char *lit)
+static int endsn(const char *s, size_t n, const char *lit, size_t m)
 {
-    size_t m = strlen(lit);
-    return n >= m && memcmp(s, lit, m) == 0;
-}
-
-static int ends(const char *s, size_t n, const char *lit)
-{
-    size_t m = strlen(lit);
     return n >= m && memcmp(s + n - m, lit, m) == 0;
 }
+
+/* For literals, whose lengths are known when compiling. */
+#define eq(s, n, lit) eqn((s), (n), (lit), sizeof(lit) - 1)
+#define starts(s, n, lit) ((n) >= sizeof(lit) - 1 && memcmp((s), (lit), sizeof(lit) - 1) == 0)
+#define ends(s, n, lit) endsn((s), (n), (lit), sizeof(lit) - 1)
+
+/* A string with its length, for the tables below. */
+typedef struct {
+    const char *s;
+    size_t n;
+} word;
+#define W(lit) {(lit), sizeof(lit) - 1}
 
 static int is_digit(char c) { return c >= '0' && c <= '9'; }
 
@@ -42,11 +46,11 @@ static int all_digits(const char *s, size_t n)
 
 /* Whether s is WORD, "WORD N", "WORD N장", "WORD (N)", or "N WORD" for one
  * of the words (the counted forms of "사진 3장", "3 photos"). */
-static int counted(const char *s, size_t n, const char *const *words)
+static int counted(const char *s, size_t n, const word *words)
 {
-    for (const char *const *w = words; *w; w++) {
-        size_t m = strlen(*w);
-        if (n >= m && memcmp(s, *w, m) == 0) {
+    for (const word *w = words; w->s; w++) {
+        size_t m = w->n;
+        if (n >= m && s[0] == w->s[0] && memcmp(s, w->s, m) == 0) {
             const char *r = s + m;
             size_t k = n - m;
             if (k == 0) return 1;
@@ -56,7 +60,8 @@ static int counted(const char *s, size_t n, const char *const *words)
             if (k >= 3 && r[0] == '(' && r[k - 1] == ')' && all_digits(r + 1, k - 2)) return 1;
             if (all_digits(r, k)) return 1;
         }
-        if (n > m + 1 && ends(s, n, *w) && s[n - m - 1] == ' ' && all_digits(s, n - m - 1))
+        if (is_digit(s[0]) && n > m + 1 && endsn(s, n, w->s, m) && s[n - m - 1] == ' ' &&
+            all_digits(s, n - m - 1))
             return 1;
     }
     return 0;
@@ -64,37 +69,40 @@ static int counted(const char *s, size_t n, const char *const *words)
 
 kakao_kind kakao_classify(const char *text, size_t len)
 {
-    static const char *const photo[] = {"사진", "Photo", "photo", "Photos", "photos", "Image",
-                                        "image", "이미지", NULL};
-    static const char *const video[] = {"동영상", "Video", "video", "Videos", "videos", NULL};
-    static const char *const emoticon[] = {"이모티콘", "Emoticon", "emoticon", "Emoticons",
-                                           "스티커", "Sticker", "sticker", NULL};
-    static const char *const voice[] = {"음성메시지", "음성 메시지", "Voice Message",
-                                        "Voice message", "voice message", "Voice Note",
-                                        "Voice note", NULL};
-    static const char *const deleted[] = {
-        "삭제된 메시지입니다.",
-        "메시지가 삭제되었습니다.",
-        "This message has been deleted.",
-        "The message has been deleted.",
-        "This message was deleted.",
-        "Message deleted.",
-        "관리자가 메시지를 가렸습니다.",
-        "채팅방 관리자가 메시지를 가렸습니다.",
-        "가려진 메시지입니다.",
-        "This message has been hidden by the admin.",
-        "This message was hidden by the admin.",
-        "Message hidden by the admin.",
-        NULL,
+    static const word photo[] = {W("사진"), W("Photo"), W("photo"), W("Photos"), W("photos"), W("Image"),
+                                        W("image"), W("이미지"), {NULL, 0}};
+    static const word video[] = {W("동영상"), W("Video"), W("video"), W("Videos"), W("videos"), {NULL, 0}};
+    static const word emoticon[] = {W("이모티콘"), W("Emoticon"), W("emoticon"), W("Emoticons"),
+                                           W("스티커"), W("Sticker"), W("sticker"), {NULL, 0}};
+    static const word voice[] = {W("음성메시지"), W("음성 메시지"), W("Voice Message"),
+                                        W("Voice message"), W("voice message"), W("Voice Note"),
+                                        W("Voice note"), {NULL, 0}};
+    static const word deleted[] = {
+        W("삭제된 메시지입니다."),
+        W("메시지가 삭제되었습니다."),
+        W("This message has been deleted."),
+        W("The message has been deleted."),
+        W("This message was deleted."),
+        W("Message deleted."),
+        W("관리자가 메시지를 가렸습니다."),
+        W("채팅방 관리자가 메시지를 가렸습니다."),
+        W("가려진 메시지입니다."),
+        W("This message has been hidden by the admin."),
+        W("This message was hidden by the admin."),
+        W("Message hidden by the admin."),
+        {NULL, 0},
     };
     const char *s = text;
     size_t n = len;
     while (n && (*s == ' ' || *s == '\t')) s++, n--;
     while (n && (s[n - 1] == ' ' || s[n - 1] == '\t' || s[n - 1] == '\n')) n--;
     if (n == 0 || n > 300) return KAKAO_TEXT;
+    /* Placeholders are short; only links and file names run longer. */
+    if (n > 64 && s[0] != 'h' && s[0] != (char)0xED && s[0] != 'F' && s[0] != 'f')
+        return KAKAO_TEXT;
 
-    for (const char *const *d = deleted; *d; d++)
-        if (eq(s, n, *d)) return KAKAO_DELETED;
+    for (const word *d = deleted; d->s; d++)
+        if (eqn(s, n, d->s, d->n)) return KAKAO_DELETED;
     if (!memchr(s, '\n', n) && (starts(s, n, "http://") || starts(s, n, "https://")) &&
         !memchr(s, ' ', n) && n > 10)
         return KAKAO_LINK;
@@ -111,29 +119,29 @@ kakao_kind kakao_classify(const char *text, size_t len)
     if (counted(s, n, photo)) return KAKAO_PHOTO;
     if (counted(s, n, video)) return KAKAO_VIDEO;
     if (counted(s, n, emoticon)) return KAKAO_EMOTICON;
-    for (const char *const *v = voice; *v; v++)
-        if (eq(s, n, *v)) return KAKAO_VOICE;
+    for (const word *v = voice; v->s; v++)
+        if (eqn(s, n, v->s, v->n)) return KAKAO_VOICE;
     return KAKAO_TEXT;
 }
 
 int kakao_is_system_text(const char *s, size_t n)
 {
-    static const char *const ko_ends[] = {
-        "들어왔습니다.", "나갔습니다.", "초대했습니다.", "초대하였습니다.",
-        "내보냈습니다.", "방장이 되었습니다.", "방장이 되었어요.", "님을 초대했어요.",
-        "님이 나갔어요.", "님이 들어왔어요.", NULL,
+    static const word ko_ends[] = {
+        W("들어왔습니다."), W("나갔습니다."), W("초대했습니다."), W("초대하였습니다."),
+        W("내보냈습니다."), W("방장이 되었습니다."), W("방장이 되었어요."), W("님을 초대했어요."),
+        W("님이 나갔어요."), W("님이 들어왔어요."), {NULL, 0},
     };
-    static const char *const en_ends[] = {
-        " joined this chatroom.", " left this chatroom.", " has left this chatroom.",
-        " has been removed from this chatroom.", " was removed from this chatroom.",
-        " entered this chatroom.", " is now the host.", " is now the host of this chatroom.", " has been made the host.",
-        " became the host.", NULL,
+    static const word en_ends[] = {
+        W(" joined this chatroom."), W(" left this chatroom."), W(" has left this chatroom."),
+        W(" has been removed from this chatroom."), W(" was removed from this chatroom."),
+        W(" entered this chatroom."), W(" is now the host."), W(" is now the host of this chatroom."), W(" has been made the host."),
+        W(" became the host."), {NULL, 0},
     };
     if (n == 0 || n > 300 || memchr(s, '\n', n)) return 0;
-    for (const char *const *e = ko_ends; *e; e++)
-        if (ends(s, n, *e) && memmem(s, n, "님", strlen("님"))) return 1;
-    for (const char *const *e = en_ends; *e; e++)
-        if (ends(s, n, *e) && n > strlen(*e)) return 1;
+    for (const word *e = ko_ends; e->s; e++)
+        if (endsn(s, n, e->s, e->n) && memmem(s, n, "님", strlen("님"))) return 1;
+    for (const word *e = en_ends; e->s; e++)
+        if (endsn(s, n, e->s, e->n) && n > e->n) return 1;
     /* "A invited B." / "A invited B and C." */
     const char *inv = memmem(s, n, " invited ", 9);
     if (inv && inv > s && s[n - 1] == '.') return 1;
