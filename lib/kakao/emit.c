@@ -389,8 +389,16 @@ static void write_u64(sft_out *o, uint64_t v)
 static int write_message(kakao_emitter *e, const kakao_msg *m, uint64_t i, int me)
 {
     sft_out *o = e->out;
-    if (!e->ts_len || m->time != e->ts_time) {
+    if (!e->ts_len || m->time / 86400 != e->ts_time / 86400) {
         e->ts_len = kakao_format_time(m->time, e->cfg.tz, e->ts_text, sizeof e->ts_text);
+        e->ts_time = m->time;
+    } else if (m->time != e->ts_time) { /* the same day: only the clock changes */
+        int64_t sec = m->time - m->time / 86400 * 86400;
+        unsigned f[3] = {(unsigned)(sec / 3600), (unsigned)(sec / 60 % 60), (unsigned)(sec % 60)};
+        for (int k = 0; k < 3; k++) {
+            e->ts_text[11 + 3 * k] = (char)('0' + f[k] / 10);
+            e->ts_text[12 + 3 * k] = (char)('0' + f[k] % 10);
+        }
         e->ts_time = m->time;
     }
     sft_out_write(o, e->record_head.p, e->record_head.len);

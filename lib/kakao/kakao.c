@@ -253,6 +253,18 @@ static const char *find(const char *p, const char *e, const char *lit)
     return (size_t)(e - p) >= n ? memmem(p, (size_t)(e - p), lit, n) : NULL;
 }
 
+/* The first " : " in [p, e): where a stamped line's name ends. Faster
+ * than memmem for this short needle, which runs once per line. */
+static const char *find_name_end(const char *p, const char *e)
+{
+    for (const char *c = p + 1; c + 1 < e; c++) {
+        c = memchr(c, ':', (size_t)(e - 1 - c));
+        if (!c) return NULL;
+        if (c[-1] == ' ' && c[1] == ' ') return c - 1;
+    }
+    return NULL;
+}
+
 /* Day lines: "2021년 12월 29일 수요일", "Thursday, July 9, 2015", and in PC
  * exports between dashes also "2015. 8. 1. 토요일" and "2015-08-01". The
  * weekday, when given, must be the date's. */
@@ -306,7 +318,7 @@ static void classify_stamped(const char *line, size_t len, int form, line_info *
         }
         if (e - r >= 2 && r[0] == ',' && r[1] == ' ') {
             /* The name ends at the first " : " (text may hold more). */
-            const char *sep = find(r + 1, e, " : ");
+            const char *sep = find_name_end(r + 1, e);
             if (sep) {
                 li->type = L_MSG;
                 li->name = r + 2 <= sep ? r + 2 : sep;

@@ -116,6 +116,7 @@ kakao_kind kakao_classify(const char *text, size_t len)
         if (eq(s, n, "파일") || eq(s, n, "File")) return KAKAO_FILE;
         if (ends(s, n, " 읽지 않음")) n -= strlen(" 읽지 않음"); /* "<사진 읽지 않음>" */
     }
+    if (n > 24) return KAKAO_TEXT; /* longer than any placeholder below */
     if (counted(s, n, photo)) return KAKAO_PHOTO;
     if (counted(s, n, video)) return KAKAO_VIDEO;
     if (counted(s, n, emoticon)) return KAKAO_EMOTICON;
