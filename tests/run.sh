@@ -59,6 +59,8 @@ for b in "${builds[@]}"; do
     done
     suite "cli ($b)" env SFT_BIN="$b/bin" bats --tap tests/cli
     suite "data cases ($b)" tests/run-cases.sh "$b/bin"
+    suite "conformance/kakaoship ($b)" tests/conformance/kakaoship.sh "$b/bin"
+    suite "conformance/kakao-viewer ($b)" tests/conformance/kakao-viewer.sh "$b/bin"
 done
 suite "schema cases" tests/schema/run-cases.sh
 suite "man pages" tests/man-check.sh

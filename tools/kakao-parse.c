@@ -241,7 +241,7 @@ static int parse_file(const char *path, const file_options *fo, kakao_emitter *e
             sft_error("%s: warning: a KakaoTalk export header but no messages", name);
         if (kakao_recovered(p))
             sft_error("%s: warning: %" PRIu64 " CSV record%s with an unclosed quote ended at the "
-                      "next record",
+                      "next record or the end of the file",
                       name, kakao_recovered(p), kakao_recovered(p) == 1 ? "" : "s");
     }
     kakao_close(p);
@@ -356,6 +356,7 @@ int main(int argc, char **argv)
     if (run.rejects_path && strcmp(output, "-") && sft_same_file(run.rejects_path, output))
         return sft_usage_error("--rejects '%s' is also the output", output);
 
+    fo.parse.max_message = run.max_line; /* a message is held whole, like a line */
     sft_out_cleanup_on_signals();
     int status = sft_run_start(&run);
     if (status) return sft_run_finish(&run, status);

@@ -1026,6 +1026,7 @@ int kakao_next(kakao_parser *p, kakao_msg *msg, kakao_bad *bad)
         int rc = next_line(p, &ln);
         if (rc == TEXT_IOERR) return KAKAO_IOERR;
         if (rc == TEXT_EOF) {
+            if (p->format == KAKAO_CSV && p->csv_in_quote) p->recovered++; /* never closed */
             p->done = 1;
             close_pending(p);
             continue;

@@ -257,6 +257,33 @@ static void test_atomic_replace(void **state)
     rmdir(dir);
 }
 
+/* The SSE2 scan against its scalar reference: random buffers of awkward
+ * lengths and offsets, mostly plain bytes (ASCII and UTF-8 high bytes) with
+ * a few that need escaping, at every position of a 16-byte block. */
+static void test_escape_scan_matches_scalar(void **state)
+{
+    (void)state;
+    uint64_t rng = 42;
+    char buf[300];
+    static const char special[] = {'"', '\\', '\n', 0x01, 0x1F, '\t', 0x00};
+    for (int iter = 0; iter < 20000; iter++) {
+        size_t n = (size_t)(splitmix64(&rng) % 260);
+        size_t off = (size_t)(splitmix64(&rng) % 17);
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = splitmix64(&rng);
+            buf[off + i] = (char)(r % 3 == 0 ? 0x20 + r % 95 : 0x80 + (r >> 8) % 128);
+            if (r % 97 == 0) buf[off + i] = special[(r >> 16) % sizeof special];
+        }
+        assert_int_equal(json_escape_scan(buf + off, n), json_escape_scan_scalar(buf + off, n));
+    }
+    for (size_t pos = 0; pos < 40; pos++) { /* one special byte at each position */
+        memset(buf, 'a', 40);
+        buf[pos] = '"';
+        for (size_t n = 0; n <= 40; n++)
+            assert_int_equal(json_escape_scan(buf, n), n <= pos ? n : pos);
+    }
+}
+
 static void test_cannot_create(void **state)
 {
     (void)state;
@@ -270,6 +297,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_escape_table),
         cmocka_unit_test(test_escape_roundtrip_random),
+        cmocka_unit_test(test_escape_scan_matches_scalar),
         cmocka_unit_test(test_record_writer),
         cmocka_unit_test(test_double_shortest_roundtrip),
         cmocka_unit_test(test_cjson_tree),
