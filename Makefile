@@ -136,30 +136,47 @@ $(BUILD)/bench/%: tests/bench/%.c
 	$(CC) -std=c11 -O2 -Wall -Wextra $< -o $@
 
 demo: deps
-	@$(MAKE) --no-print-directory all
+	@$(MAKE) --no-print-directory all $(BUILD)/bench/gen-kakao
 	@$(MAKE) --no-print-directory demo-run
 
+D := $(BUILD)/demo
 demo-run:
-	@rm -rf $(BUILD)/demo && mkdir -p $(BUILD)/demo
-	@echo "== split a synthetic chat dataset 90:10, keeping conversations whole"
-	@echo '$$ split -v --ratio 0.9,0.1 --key meta.conversation --out $(BUILD)/demo/chat fixtures/demo/chat.jsonl'
-	@$(BUILD)/bin/split -v --ratio 0.9,0.1 --key meta.conversation --out $(BUILD)/demo/chat fixtures/demo/chat.jsonl
-	@echo "(each conversation's part comes from its hash, so with only 80 conversations the"
-	@echo " shares are near 90:10, not exact; --exact, below, makes them exact)"
+	@rm -rf $(D) && mkdir -p $(D)
+	@echo "== a synthetic KakaoTalk export (Android, Korean UI; made-up people, the owner shown as 회원님)"
+	@echo '$$ gen-kakao --bytes 400K > $(D)/talk.txt'
+	@$(BUILD)/bench/gen-kakao --bytes 400K > $(D)/talk.txt
+	@sed -n '1,2p;5,8p' $(D)/talk.txt | cut -c1-100
 	@echo
-	@echo "== the same, 8:1:1 with exact sizes, each language split on its own"
-	@echo '$$ split -v --ratio 8,1,1 --exact --stratify meta.lang --out $(BUILD)/demo/chat3 fixtures/demo/chat.jsonl'
-	@$(BUILD)/bin/split -v --ratio 8,1,1 --exact --stratify meta.lang --out $(BUILD)/demo/chat3 fixtures/demo/chat.jsonl
+	@echo "== kakao-parse: one record per message (format and encoding are detected)"
+	@echo '$$ kakao-parse -v -o $(D)/messages.jsonl $(D)/talk.txt; head -2 $(D)/messages.jsonl'
+	@$(BUILD)/bin/kakao-parse -v -o $(D)/messages.jsonl $(D)/talk.txt; head -2 $(D)/messages.jsonl
+	@echo
+	@echo "== conversations (a silence of 20 minutes ends one) for a bot that talks like the owner,"
+	@echo "   split 90:10 with each conversation whole"
+	@echo '$$ kakao-parse -v --emit conversations --me 정민준 --gap 20m $(D)/talk.txt |'
+	@echo '    split -v --ratio 0.9,0.1 --exact --key meta.conversation --out $(D)/chat'
+	@$(BUILD)/bin/kakao-parse -v --emit conversations --me 정민준 --gap 20m $(D)/talk.txt | \
+	  $(BUILD)/bin/split -v --ratio 0.9,0.1 --exact --key meta.conversation --out $(D)/chat
+	@echo '$$ head -c 300 $(D)/chat.train.jsonl'
+	@head -c 300 $(D)/chat.train.jsonl; echo ...
+	@echo
+	@echo "== reply pairs with two turns of history, long replies dropped"
+	@echo '$$ kakao-parse -v --emit pairs --me 정민준 --context 2 --max-chars 200 -o $(D)/pairs.jsonl $(D)/talk.txt'
+	@$(BUILD)/bin/kakao-parse -v --emit pairs --me 정민준 --context 2 --max-chars 200 -o $(D)/pairs.jsonl $(D)/talk.txt
+	@echo
+	@echo "== a file that is no export is refused with a reason (exit 65)"
+	@echo '$$ kakao-parse fixtures/kakao/garbage.txt'
+	@$(BUILD)/bin/kakao-parse fixtures/kakao/garbage.txt; echo "exit status $$?"
 	@echo
 	@echo "== a bad line is reported with file, line and column; --on-error=skip goes on"
-	@printf '{"id":1}\n{"id":2,}\n{"id":3}\n' > $(BUILD)/demo/bad.jsonl
-	@echo '$$ split --ratio 1,1 --on-error=skip --rejects $(BUILD)/demo/rejects.jsonl --out $(BUILD)/demo/bad $(BUILD)/demo/bad.jsonl'
-	@$(BUILD)/bin/split --ratio 1,1 --on-error=skip --rejects $(BUILD)/demo/rejects.jsonl \
-	  --out $(BUILD)/demo/bad $(BUILD)/demo/bad.jsonl; echo "exit status $$?"
-	@echo '$$ cat $(BUILD)/demo/rejects.jsonl.why'
-	@cat $(BUILD)/demo/rejects.jsonl.why
+	@printf '{"id":1}\n{"id":2,}\n{"id":3}\n' > $(D)/bad.jsonl
+	@echo '$$ split --ratio 1,1 --on-error=skip --rejects $(D)/rejects.jsonl --out $(D)/bad $(D)/bad.jsonl'
+	@$(BUILD)/bin/split --ratio 1,1 --on-error=skip --rejects $(D)/rejects.jsonl \
+	  --out $(D)/bad $(D)/bad.jsonl; echo "exit status $$?"
+	@echo '$$ cat $(D)/rejects.jsonl.why'
+	@cat $(D)/rejects.jsonl.why
 	@echo
-	@echo "Outputs are in $(BUILD)/demo/. Run 'make check' for the tests."
+	@echo "Outputs are in $(D)/. Run 'make check' for the tests."
 
 # Installs the packages the build and the tests need. Without root it
 # prints the apt-get line instead.

@@ -207,12 +207,12 @@ enum form {
 
 static const char *const form_names[NFORMS] = {
     "",
-    "2015년 7월 9일 오후 8:34",
-    "2015. 7. 9. 오후 8:34",
-    "8:34pm, July 9, 2015",
-    "July 9, 2015, 8:34 PM",
-    "9 July 2015, 8:34 PM",
-    "오후 8:34 after day lines",
+    "YYYY년 M월 D일 오후 H:MM",
+    "YYYY. M. D. 오후 H:MM",
+    "H:MMpm, Month D, YYYY",
+    "Month D, YYYY, H:MM PM",
+    "D Month YYYY, H:MM PM",
+    "오후 H:MM after day lines",
 };
 
 static int sc_stamp(scan *s, int form, civil *c)
@@ -603,7 +603,7 @@ void kakao_close(kakao_parser *p)
 kakao_format kakao_detected(const kakao_parser *p) { return p->format; }
 const char *kakao_form_name(const kakao_parser *p)
 {
-    if (p->format == KAKAO_WINDOWS) return "[NAME] [오후 2:37] text";
+    if (p->format == KAKAO_WINDOWS) return "[NAME] [오후 H:MM] text";
     if (p->format == KAKAO_CSV) return "Date,User,Message";
     return form_names[p->form];
 }
