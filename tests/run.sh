@@ -59,6 +59,7 @@ for b in "${builds[@]}"; do
     done
     suite "cli ($b)" env SFT_BIN="$b/bin" bats --tap tests/cli
     suite "data cases ($b)" tests/run-cases.sh "$b/bin"
+    suite "man examples ($b)" tests/man-examples.sh "$b/bin"
     suite "conformance/kakaoship ($b)" tests/conformance/kakaoship.sh "$b/bin"
     suite "conformance/kakao-viewer ($b)" tests/conformance/kakao-viewer.sh "$b/bin"
 done
