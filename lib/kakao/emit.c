@@ -262,10 +262,10 @@ static int flush_conversation(kakao_emitter *e, int group)
     while (b > a && !e->turns[b - 1].me) e->st.dropped_no_reply += turn_messages(&e->turns[--b]);
     if (a == b) return 0;
     uint64_t n = 0, c = 0;
-    for (size_t k = a; k < b; k++) {
+    for (size_t k = a; k < b; k++) { /* characters of the turns as written */
         n += turn_messages(&e->turns[k]);
-        for (size_t i = e->turns[k].first; i <= e->turns[k].last; i++)
-            c += chars(e->text.p + e->msgs[i].text_off, e->msgs[i].text_len);
+        if (turn_text(e, &e->turns[k], group)) return ENOMEM;
+        c += chars(e->content.p, e->content.len);
     }
     if (!in_bounds(e, c)) {
         e->st.dropped_length += n;

@@ -7,7 +7,11 @@
  * (--me and its aliases 회원님, You, you, 나) are assistant turns and all
  * others user turns; consecutive messages of one role merge into one turn,
  * joined with "\n". When more than one other person speaks in a session,
- * each of their lines is prefixed with "NAME: ". System messages and
+ * each run of one speaker's messages in a user turn starts with "NAME: ".
+ * Pairs: an assistant turn and the user turn before it, with up to context
+ * earlier turns as history (starting with a user turn, so that roles
+ * alternate). --min-chars/--max-chars count Unicode characters of the turns
+ * as written: the reply (pairs), all turns (conversations). System messages and
  * deleted messages are dropped; so are media placeholders unless
  * keep_media. Every message is accounted for: written in a record (used)
  * or dropped for one reason (kakao_emit_stats). */

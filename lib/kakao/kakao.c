@@ -504,6 +504,7 @@ typedef struct {
 /* What the fields of a message hold while it is being read. */
 typedef struct {
     sft_buf speaker, text;
+    sft_buf first_line; /* the input line the message starts on, for rejects */
     kakao_time time;
     uint64_t line;
     int system;     /* a system notice by its place in the line */
@@ -536,6 +537,7 @@ struct kakao_parser {
     int pending;
     message_buf cur, out;
     int have_out;
+    sft_buf rejected; /* the input lines of a message that cannot be used */
 
     /* CSV state of the open record */
     int csv_field;      /* 1: User, 2: Message */
@@ -594,8 +596,11 @@ void kakao_close(kakao_parser *p)
     free(p->queue);
     buf_free(&p->cur.speaker);
     buf_free(&p->cur.text);
+    buf_free(&p->cur.first_line);
     buf_free(&p->out.speaker);
     buf_free(&p->out.text);
+    buf_free(&p->out.first_line);
+    buf_free(&p->rejected);
     free(p->room);
     free(p);
 }
@@ -700,7 +705,8 @@ static int detect(kakao_parser *p, kakao_bad *bad)
     }
     p->detected = 1;
     if (best < 0) {
-        if (header && p->cfg.format) best = p->cfg.format == KAKAO_WINDOWS ? CAND_WINDOWS
+        if (header && p->cfg.format && nonblank <= header + 1)
+            best = p->cfg.format == KAKAO_WINDOWS ? CAND_WINDOWS
                                             : p->cfg.format == KAKAO_CSV ? CAND_CSV
                                                                          : CAND_FORM0;
         else if (header && nonblank <= header + 1) best = CAND_FORM0; /* an export with no messages */
@@ -769,15 +775,18 @@ static void close_pending(kakao_parser *p)
     p->have_out = 1;
 }
 
-static void open_message(kakao_parser *p, uint64_t line, kakao_time t, int undated, int has_sec)
+static void open_message(kakao_parser *p, const char *s, size_t n, uint64_t line, kakao_time t,
+                         int undated, int has_sec)
 {
     p->pending = 1;
     p->seen_content = 1;
     message_buf *m = &p->cur;
-    m->speaker.len = m->text.len = 0;
+    m->speaker.len = m->text.len = m->first_line.len = 0;
+    m->truncated = 0;
+    if (n <= p->cfg.max_message && buf_append(&m->first_line, s, n) != 0) m->truncated = 1;
     m->time = t;
     m->line = line;
-    m->system = m->undated = m->truncated = m->csv_incomplete = 0;
+    m->system = m->undated = m->csv_incomplete = 0;
     m->has_seconds = has_sec;
     m->undated = undated;
     if (!undated) {
@@ -838,7 +847,7 @@ static void feed_structured(kakao_parser *p, const char *s, size_t n, uint64_t l
         }
         if (!undated && goes_back(p, t)) break;
         close_pending(p);
-        open_message(p, line, t, undated, li.c.has_sec);
+        open_message(p, s, n, line, t, undated, li.c.has_sec);
         if (li.type == L_MSG) append_text(p, &p->cur.speaker, li.name, li.name_len);
         p->cur.system = li.type == L_SYSTEM;
         append_text(p, &p->cur.text, li.text, li.text_len);
@@ -931,13 +940,13 @@ static void feed_csv(kakao_parser *p, const char *s, size_t n, uint64_t line)
         if (start && p->csv_in_quote) p->recovered++; /* the open quote never closed */
         if (start) {
             close_pending(p);
-            open_message(p, line, t, 0, c.has_sec);
+            open_message(p, s, n, line, t, 0, c.has_sec);
         }
     }
     if (start) {
         if (!dated) {
             close_pending(p);
-            open_message(p, line, p->last_time, !p->have_last, 0);
+            open_message(p, s, n, line, p->last_time, !p->have_last, 0);
         }
         p->csv_field = 1;
         p->csv_field_start = 1;
@@ -988,14 +997,20 @@ static int emit(kakao_parser *p, kakao_msg *msg, kakao_bad *bad)
     if (buf_putc(&m->text, '\0') != 0 || buf_putc(&m->speaker, '\0') != 0) m->truncated = 1;
     else m->text.len--, m->speaker.len--;
     const char *why = NULL;
-    if (m->truncated) why = "message too long or out of memory (see --max-line)";
-    else if (m->undated) why = "message has a time but no date: no day line before it (use --date)";
+    if (m->truncated) why = "message longer than --max-line, or out of memory";
+    else if (m->undated) why = "no date for this message: no day line before it (use --date)";
     else if (m->csv_incomplete) why = "CSV record without a Message field";
     if (why) {
+        /* The input lines: the first as read, then the rest of the text
+         * (continuation lines are kept as they were). */
+        const char *nl = m->text.p ? memchr(m->text.p, '\n', m->text.len) : NULL;
+        p->rejected.len = 0;
+        buf_append(&p->rejected, m->first_line.p, m->first_line.len);
+        if (nl && !m->truncated) buf_append(&p->rejected, nl, m->text.len - (size_t)(nl - m->text.p));
         bad->line = m->line;
         bad->col = 0;
-        bad->text = m->text.p;
-        bad->len = m->text.len;
+        bad->text = p->rejected.p ? p->rejected.p : "";
+        bad->len = p->rejected.len;
         snprintf(bad->reason, sizeof bad->reason, "%s", why);
         return KAKAO_BAD;
     }
