@@ -117,8 +117,8 @@ static int sc_time(scan *s, civil *c)
 {
     scan t = *s;
     int ampm = 0, h, mi, sec = 0, has_sec = 0;
-    if (sc_lit(&t, "오전 ")) ampm = 1;
-    else if (sc_lit(&t, "오후 ")) ampm = 2;
+    if (sc_lit(&t, "오전 ") || sc_lit(&t, "AM ")) ampm = 1;
+    else if (sc_lit(&t, "오후 ") || sc_lit(&t, "PM ")) ampm = 2;
     if (!sc_num(&t, 1, 2, &h) || !sc_lit(&t, ":") || !sc_num(&t, 2, 2, &mi)) return 0;
     if (t.p < t.e && *t.p == ':') {
         scan u = t;
@@ -127,7 +127,8 @@ static int sc_time(scan *s, civil *c)
     }
     if (!ampm) {
         scan u = t;
-        sc_lit(&u, " ");
+        /* a space, or the no-break spaces newer iOS puts before AM/PM */
+        (void)(sc_lit(&u, " ") || sc_lit(&u, "\xE2\x80\xAF") || sc_lit(&u, "\xC2\xA0"));
         if (sc_lit(&u, "AM") || sc_lit(&u, "am") || sc_lit(&u, "a.m.")) ampm = 1;
         else if (sc_lit(&u, "PM") || sc_lit(&u, "pm") || sc_lit(&u, "p.m.")) ampm = 2;
         if (ampm && u.p < u.e && is_alpha(*u.p)) ampm = 0;
@@ -382,9 +383,15 @@ static int csv_record_start(const char *line, size_t len, civil *c, const char *
 {
     scan s = {line, line + len};
     memset(c, 0, sizeof *c);
-    if (!sc_iso_date(&s, c) || !(sc_lit(&s, " ") || sc_lit(&s, "T")) || !sc_time(&s, c) ||
-        !sc_lit(&s, ","))
+    scan t = s;
+    /* 2015-07-09 20:34:26, and the local forms 2015. 7. 9. 오후 8:34 and
+     * 2015년 7월 9일 오후 8:34 that some versions may write. */
+    if (!((sc_iso_date(&t, c) && (sc_lit(&t, " ") || sc_lit(&t, "T"))) ||
+          (t = s, sc_ko_dot(&t, c) && sc_lit(&t, " ")) ||
+          (t = s, sc_ko_ymd(&t, c) && sc_lit(&t, " "))) ||
+        !sc_time(&t, c) || !sc_lit(&t, ","))
         return 0;
+    s = t;
     *rest = s.p;
     return 1;
 }

@@ -265,6 +265,18 @@ static void test_noon_and_midnight(void **state)
     assert_int_equal(r.n, 2);
     assert_string_equal(r.ts[0], "2024-03-01T00:05:00");
     assert_string_equal(r.ts[1], "2024-03-01T12:30:00");
+    /* Newer iOS: a narrow no-break space before PM; Korean dates with AM/PM. */
+    parse("Mar 1, 2024, 8:34\xE2\x80\xAFPM, A : x\nMar 1, 2024, 8:35\xC2\xA0PM, B : y\n", KAKAO_AUTO, &r);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.ts[1], "2024-03-01T20:35:00");
+    parse("2024. 3. 1. PM 8:34, A : x\n2024. 3. 1. 20:35, B : y\n", KAKAO_AUTO, &r);
+    assert_int_equal(r.n, 2);
+    assert_string_equal(r.ts[0], "2024-03-01T20:34:00");
+    assert_string_equal(r.ts[1], "2024-03-01T20:35:00");
+    /* CSV with a local date form. */
+    parse("Date,User,Message\n2024. 3. 1. 오후 8:34,\"A\",\"x\"\n", KAKAO_AUTO, &r);
+    assert_int_equal(r.n, 1);
+    assert_string_equal(r.ts[0], "2024-03-01T20:34:00");
 }
 
 static void test_continuation_and_lookalike(void **state)
