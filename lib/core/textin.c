@@ -23,6 +23,8 @@ struct textin {
     uint64_t bytes_read;
 
     text_encoding enc;
+    text_encoding forced; /* detection waits for the first read when forced */
+    int detected;
     const char *detect_error;
     int had_bom;
     iconv_t cd;          /* (iconv_t)-1 for UTF-8 */
@@ -32,6 +34,7 @@ struct textin {
 
     char *buf;           /* UTF-8 text */
     size_t cap, start, end;
+    uint64_t buf_offset; /* offset of buf[0] in the text (the input, for UTF-8) */
     size_t valid_end;    /* buf[start..valid_end) is known to be valid UTF-8 */
     uint64_t line;
     size_t max_line;
@@ -182,6 +185,8 @@ static int detect(textin *t, text_encoding forced)
         t->raw_start = 2;
     }
     t->had_bom = t->raw_start > 0;
+    t->buf_offset = t->raw_start;
+    t->detected = 1;
     if (!enc) {
         if (looks_utf8(s, n, t->src_eof)) enc = TEXT_ENC_UTF8;
         else if ((enc = guess_utf16(s, n)) != TEXT_ENC_AUTO) {
@@ -218,9 +223,13 @@ static int textin_new(textin **out, const char *name, size_t max_line)
     return 0;
 }
 
+/* An open reader: with auto-detection the first bytes are read now, so that
+ * textin_detect_error() can answer; a forced encoding waits for the first
+ * textin_next() (a read error is then a read error, not an open error). */
 static int finish_open(textin **out, textin *t, text_encoding enc)
 {
-    int rc = detect(t, enc);
+    t->forced = enc;
+    int rc = enc == TEXT_ENC_AUTO ? detect(t, enc) : 0;
     if (rc) {
         textin_close(t);
         return rc;
@@ -229,20 +238,25 @@ static int finish_open(textin **out, textin *t, text_encoding enc)
     return 0;
 }
 
+int textin_open_fd(textin **out, int fd, int close_fd, const char *name, text_encoding enc,
+                   size_t max_line)
+{
+    textin *t;
+    int rc = textin_new(&t, name, max_line);
+    if (rc) return rc;
+    t->fd = fd;
+    t->close_fd = close_fd;
+    return finish_open(out, t, enc);
+}
+
 int textin_open(textin **out, const char *path, text_encoding enc, size_t max_line)
 {
-    int use_stdin = !path || strcmp(path, "-") == 0;
-    int fd = use_stdin ? 0 : open(path, O_RDONLY | O_CLOEXEC);
+    if (!path || strcmp(path, "-") == 0) return textin_open_fd(out, 0, 0, "<stdin>", enc, max_line);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0) return errno;
-    textin *t;
-    int rc = textin_new(&t, use_stdin ? "<stdin>" : path, max_line);
-    if (rc) {
-        if (!use_stdin) close(fd);
-        return rc;
-    }
-    t->fd = fd;
-    t->close_fd = !use_stdin;
-    return finish_open(out, t, enc);
+    int rc = textin_open_fd(out, fd, 1, path, enc, max_line);
+    if (rc) close(fd);
+    return rc;
 }
 
 int textin_open_mem(textin **out, const void *mem, size_t len, const char *name,
@@ -258,7 +272,7 @@ int textin_open_mem(textin **out, const void *mem, size_t len, const char *name,
 }
 
 const char *textin_detect_error(const textin *t) { return t->detect_error; }
-text_encoding textin_encoding(const textin *t) { return t->enc; }
+text_encoding textin_encoding(const textin *t) { return t->detected ? t->enc : t->forced; }
 int textin_had_bom(const textin *t) { return t->had_bom; }
 const char *textin_name(const textin *t) { return t->name; }
 uint64_t textin_bytes_read(const textin *t) { return t->bytes_read; }
@@ -333,6 +347,7 @@ static int refill(textin *t)
     if (t->start > 0) {
         memmove(t->buf, t->buf + t->start, t->end - t->start);
         t->end -= t->start;
+        t->buf_offset += t->start;
         t->valid_end = t->valid_end > t->start ? t->valid_end - t->start : 0;
         t->start = 0;
     }
@@ -377,6 +392,7 @@ static int input_done(const textin *t)
 static int discard_line(textin *t, text_line *ln)
 {
     uint64_t len = 0;
+    ln->offset = t->buf_offset + t->start;
     for (;;) {
         char *nl = memchr(t->buf + t->start, '\n', t->end - t->start);
         if (nl) {
@@ -387,7 +403,10 @@ static int discard_line(textin *t, text_line *ln)
         len += t->end - t->start;
         t->start = t->end;
         int got = refill(t);
-        if (got < 0) return TEXT_IOERR;
+        if (got < 0) {
+            ln->line = t->line;
+            return TEXT_IOERR;
+        }
         if (got == 0) break;
     }
     ln->text = NULL;
@@ -400,6 +419,14 @@ static int discard_line(textin *t, text_line *ln)
 
 int textin_next(textin *t, text_line *ln)
 {
+    if (!t->detected) {
+        int rc = detect(t, t->forced);
+        if (rc) {
+            errno = rc;
+            ln->line = t->line + 1;
+            return TEXT_IOERR;
+        }
+    }
     for (;;) {
         char *line = t->buf + t->start;
         size_t avail = t->end - t->start;
@@ -416,7 +443,10 @@ int textin_next(textin *t, text_line *ln)
                 return discard_line(t, ln);
             }
             int got = refill(t);
-            if (got < 0) return TEXT_IOERR;
+            if (got < 0) {
+                ln->line = t->line + 1;
+                return TEXT_IOERR;
+            }
             if (got == 0) {
                 if (t->end - t->start == 0) return TEXT_EOF;
                 line = t->buf + t->start;
@@ -427,6 +457,7 @@ int textin_next(textin *t, text_line *ln)
             }
         }
         t->line++;
+        ln->offset = t->buf_offset + (uint64_t)(line - t->buf);
         t->start += len + (nl != NULL);
         if (len && line[len - 1] == '\r') len--;
         ln->text = line;

@@ -38,7 +38,9 @@ typedef struct {
     const char *text; /* the line in UTF-8, without its end; NULL for a line
                          too long to hold. Valid until the next call. */
     size_t len;
-    uint64_t line;    /* 1-based */
+    uint64_t line;    /* 1-based (for TEXT_IOERR: the line being read) */
+    uint64_t offset;  /* offset of the line's first byte in the text: in the
+                         input for UTF-8 (after a BOM), else in the UTF-8 text */
     uint64_t col;     /* for a bad line: 1-based byte column of the fault */
     const char *reason; /* for a bad line: why (static text) */
 } text_line;
@@ -50,11 +52,17 @@ enum {
     TEXT_IOERR = -1, /* reading failed; errno is set */
 };
 
-/* Opens path ("-" or NULL: stdin, not closed) and detects its encoding
- * unless enc forces one. max_line 0 means 64 MiB. Returns 0, or an errno
- * value (the file cannot be opened, a read failed, ENOMEM). A file whose
- * encoding cannot be detected still opens: textin_detect_error() says so. */
+/* Opens path ("-" or NULL: stdin, not closed) and, when enc is
+ * TEXT_ENC_AUTO, reads its first bytes to detect the encoding (a forced
+ * encoding reads nothing before the first textin_next(), which skips a BOM
+ * of that encoding). max_line 0 means 64 MiB. Returns 0, or an errno value
+ * (the file cannot be opened, a read failed, ENOMEM). A file whose encoding
+ * cannot be detected still opens: textin_detect_error() says so. */
 int textin_open(textin **out, const char *path, text_encoding enc, size_t max_line);
+
+/* The same over fd, which textin_close() closes when close_fd is set. */
+int textin_open_fd(textin **out, int fd, int close_fd, const char *name, text_encoding enc,
+                   size_t max_line);
 
 /* The same over memory mem[0..len), which must outlive the reader. */
 int textin_open_mem(textin **out, const void *mem, size_t len, const char *name,
@@ -63,7 +71,7 @@ int textin_open_mem(textin **out, const void *mem, size_t len, const char *name,
 /* NULL when the encoding is known, else why it is not (static text). */
 const char *textin_detect_error(const textin *t);
 text_encoding textin_encoding(const textin *t);
-/* Whether the input began with a byte order mark. */
+/* Whether the input began with a byte order mark (known once detected). */
 int textin_had_bom(const textin *t);
 const char *textin_name(const textin *t);
 /* Input bytes consumed so far (for progress lines). */
