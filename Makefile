@@ -131,7 +131,7 @@ bench-split: all $(BUILD)/bench/gen-jsonl
 bench-kakao: all $(BUILD)/bench/gen-kakao
 	tests/bench/kakao-bench.sh $(BUILD)
 
-$(BUILD)/bench/%: tests/bench/%.c
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/gen-common.h
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -O2 -Wall -Wextra $< -o $@
 
