@@ -34,7 +34,7 @@ set -u -o pipefail
 export LC_ALL=C
 
 prog=kakao-bench
-die() { echo "$prog: $*" >&2; exit 2; }
+. "$(dirname "$0")/bench-lib.sh"
 usage() { echo "usage: $0 BUILD_DIR [SIZE]   (SIZE: bytes with K/M/G suffix, default 93M)" >&2; exit 2; }
 
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
@@ -58,15 +58,7 @@ slow_s=10           # a baseline run this long is not repeated
 [[ $max_rss_mib =~ ^[0-9]+$ ]] || die "bad SFT_BENCH_MAX_RSS_MIB '$max_rss_mib'"
 [[ $compare =~ ^[0-9]+$ ]] || die "bad SFT_BENCH_COMPARE '$compare' (a count; 0 = all)"
 
-# SIZE -> bytes (strict: digits and one optional K/M/G suffix)
-[[ $size =~ ^([0-9]{1,12})([KMG]?)$ ]] || die "bad SIZE '$size' (e.g. 16M, 93M, 1G)"
-case ${BASH_REMATCH[2]} in
-    K) bytes=$(( 10#${BASH_REMATCH[1]} << 10 )) ;;
-    M) bytes=$(( 10#${BASH_REMATCH[1]} << 20 )) ;;
-    G) bytes=$(( 10#${BASH_REMATCH[1]} << 30 )) ;;
-    *) bytes=$(( 10#${BASH_REMATCH[1]} )) ;;
-esac
-(( bytes >= 64 << 10 )) || die "SIZE must be at least 64K"
+size_bytes "$size" $((64 << 10))
 
 kp=$build/bin/kakao-parse
 gen=$build/bench/gen-kakao
@@ -79,30 +71,7 @@ python=/usr/bin/python3
 [ -x "$python" ] || die "$python is missing (the baseline needs Python 3, stdlib only)"
 
 # ---- tools --------------------------------------------------------------------
-timebin=/usr/bin/time
-if [ ! -x "$timebin" ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "$prog: installing GNU time (apt-get install time)" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null 2>&1 ||
-            { apt-get update -q >/dev/null 2>&1 &&
-              DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null 2>&1; }
-    fi
-    [ -x "$timebin" ] || die "/usr/bin/time is missing: apt-get install time"
-fi
-for t in awk wc df stat; do
-    command -v $t >/dev/null || die "'$t' is missing"
-done
-if ! [[ ${EPOCHREALTIME:-} =~ ^[0-9]+[.][0-9]+$ ]]; then
-    die "bash 5 (EPOCHREALTIME) is needed"
-fi
-pin=()
-if command -v taskset >/dev/null && taskset -c "$cpu" true 2>/dev/null; then
-    pin=(taskset -c "$cpu")
-    pinned="CPU $cpu (taskset)"
-else
-    echo "$prog: warning: cannot pin to CPU $cpu (taskset); running unpinned" >&2
-    pinned="not pinned"
-fi
+bench_tools awk wc df stat
 
 # ---- data (cached) --------------------------------------------------------------
 datadir=${SFT_BENCH_DIR:-$build/bench/data}
@@ -154,49 +123,6 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # ---- measuring ----------------------------------------------------------------
-# measure INPUT OUT CMD... : runs CMD (stdout to OUT) up to $reps times,
-# pinned, input warm, dirty pages synced before each run; stops early after
-# a run of $stop_after seconds or more (0: never).  Sets best (seconds, wall
-# clock), runs, and rss (KiB, the largest of the runs); CMD's stderr of the
-# last run is in $tmp/err.  A failing CMD exits 2, or with soft=1 sets best
-# to "failed" and returns 1.
-stop_after=0 soft=0
-measure() {
-    local input=$1 out=$2; shift 2
-    local i t0 t1 r d
-    best='' rss=0 runs=0
-    for (( i = 1; i <= reps; i++ )); do
-        sync
-        cat "$input" > /dev/null
-        t0=$EPOCHREALTIME
-        "$timebin" -f '%M' -o "$tmp/rss" "${pin[@]}" "$@" > "$out" 2> "$tmp/err"
-        r=$?
-        t1=$EPOCHREALTIME
-        if (( r != 0 )); then
-            echo "$prog: command failed (exit $r): $*" >&2
-            head -n 20 "$tmp/err" >&2
-            (( soft )) || exit 2
-            best=failed rss=0 runs=$i
-            return 1
-        fi
-        runs=$i
-        d=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.4f", b - a }')
-        best=$(awk -v d="$d" -v best="$best" 'BEGIN { if (best == "" || d < best) best = d; printf "%.4f", best }')
-        r=$(tail -n 1 "$tmp/rss")
-        [[ $r =~ ^[0-9]+$ ]] || die "cannot read max RSS from /usr/bin/time: '$r'"
-        (( r > rss )) && rss=$r
-        if [ "$stop_after" != 0 ] && awk -v d="$d" -v s="$stop_after" 'BEGIN { exit !(d >= s) }'; then
-            break
-        fi
-    done
-}
-
-mbps() { awk -v n="$1" -v t="$2" 'BEGIN { if (t + 0 > 0) printf "%.1f", n / 1e6 / t; else print "-" }'; }
-
-fails=0
-check() {   # check TEXT OK(0/1)
-    if [ "$2" = 1 ]; then echo "bench: $1: PASS"; else echo "bench: $1: FAIL"; fails=$((fails + 1)); fi
-}
 
 n_lines=$(wc -l < "$data")
 echo
@@ -338,7 +264,6 @@ echo
 
 # ---- report ---------------------------------------------------------------------
 row() { printf '  %-44s %10s %10s %10s  %s\n' "$@"; }
-kib_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 row "case" "best s" "MB/s" "RSS MiB" "input"
 row "kakao-parse --emit messages" "$t_kp" "$(mbps "$in_bytes" "$t_kp")" "$(kib_mb "$rss_kp")" "full"
 row "kakao-parse --emit messages" "$t_small" "$(mbps "$small_bytes" "$t_small")" "$(kib_mb "$rss_small")" "1/8 size"

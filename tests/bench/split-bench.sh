@@ -27,7 +27,7 @@ set -u -o pipefail
 export LC_ALL=C
 
 prog=split-bench
-die() { echo "$prog: $*" >&2; exit 2; }
+. "$(dirname "$0")/bench-lib.sh"
 usage() { echo "usage: $0 BUILD_DIR [SIZE]   (SIZE: bytes with K/M/G suffix, default 1G)" >&2; exit 2; }
 
 [ $# -ge 1 ] && [ $# -le 2 ] || usage
@@ -45,15 +45,7 @@ min_speedup=${SFT_BENCH_MIN_SPEEDUP:-2}
 [[ $min_mbps =~ ^[0-9]+([.][0-9]+)?$ ]] || die "bad SFT_BENCH_MIN_MBPS '$min_mbps'"
 [[ $min_speedup =~ ^[0-9]+([.][0-9]+)?$ ]] || die "bad SFT_BENCH_MIN_SPEEDUP '$min_speedup'"
 
-# SIZE -> bytes (strict: digits and one optional K/M/G suffix)
-[[ $size =~ ^([0-9]{1,12})([KMG]?)$ ]] || die "bad SIZE '$size' (e.g. 64M, 1G)"
-case ${BASH_REMATCH[2]} in
-    K) bytes=$(( 10#${BASH_REMATCH[1]} << 10 )) ;;
-    M) bytes=$(( 10#${BASH_REMATCH[1]} << 20 )) ;;
-    G) bytes=$(( 10#${BASH_REMATCH[1]} << 30 )) ;;
-    *) bytes=$(( 10#${BASH_REMATCH[1]} )) ;;
-esac
-(( bytes >= 1024 )) || die "SIZE must be at least 1K"
+size_bytes "$size" 1024
 
 split=$build/bin/split
 gen=$build/bench/gen-jsonl
@@ -61,30 +53,7 @@ gen=$build/bench/gen-jsonl
 [ -x "$gen" ] || die "$gen not found: run 'make bench' (it builds it)"
 
 # ---- tools --------------------------------------------------------------------
-timebin=/usr/bin/time
-if [ ! -x "$timebin" ]; then
-    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
-        echo "$prog: installing GNU time (apt-get install time)" >&2
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null 2>&1 ||
-            { apt-get update -q >/dev/null 2>&1 &&
-              DEBIAN_FRONTEND=noninteractive apt-get install -y -q time >/dev/null 2>&1; }
-    fi
-    [ -x "$timebin" ] || die "/usr/bin/time is missing: apt-get install time"
-fi
-for t in shuf head tail wc awk grep sort comm; do
-    command -v $t >/dev/null || die "'$t' is missing"
-done
-if ! [[ ${EPOCHREALTIME:-} =~ ^[0-9]+[.][0-9]+$ ]]; then
-    die "bash 5 (EPOCHREALTIME) is needed"
-fi
-pin=()
-if command -v taskset >/dev/null && taskset -c "$cpu" true 2>/dev/null; then
-    pin=(taskset -c "$cpu")
-    pinned="CPU $cpu (taskset)"
-else
-    echo "$prog: warning: cannot pin to CPU $cpu (taskset); running unpinned" >&2
-    pinned="not pinned"
-fi
+bench_tools shuf head tail wc awk grep sort comm
 
 # ---- data (cached) --------------------------------------------------------------
 datadir=${SFT_BENCH_DIR:-$build/bench/data}
@@ -130,40 +99,6 @@ n_small=$(wc -l < "$small")
 small_bytes=$(stat -c %s "$small")
 
 # ---- measuring ----------------------------------------------------------------
-# measure INPUT CMD... : runs CMD $reps times, pinned, input warm, outputs
-# ($tmp/out.*) removed and dirty pages synced before each run.  Sets
-# best (seconds, wall clock) and rss (KiB, the largest of the runs).
-measure() {
-    local input=$1; shift
-    local i t0 t1 r
-    best= rss=0
-    for (( i = 1; i <= reps; i++ )); do
-        rm -f "$tmp"/out.*
-        sync
-        cat "$input" > /dev/null
-        t0=$EPOCHREALTIME
-        "$timebin" -f '%M' -o "$tmp/rss" "${pin[@]}" "$@" 2> "$tmp/err"
-        r=$?
-        t1=$EPOCHREALTIME
-        if (( r != 0 )); then
-            echo "$prog: command failed (exit $r): $*" >&2
-            head -n 20 "$tmp/err" >&2
-            exit 2
-        fi
-        best=$(awk -v a="$t0" -v b="$t1" -v best="$best" \
-            'BEGIN { d = b - a; if (best == "" || d < best) best = d; printf "%.4f", best }')
-        r=$(tail -n 1 "$tmp/rss")
-        [[ $r =~ ^[0-9]+$ ]] || die "cannot read max RSS from /usr/bin/time: '$r'"
-        (( r > rss )) && rss=$r
-    done
-}
-
-mbps() { awk -v n="$1" -v t="$2" 'BEGIN { printf "%.1f", n / 1e6 / t }'; }
-
-fails=0
-check() {   # check TEXT OK(0/1)
-    if [ "$2" = 1 ]; then echo "bench: $1: PASS"; else echo "bench: $1: FAIL"; fails=$((fails + 1)); fi
-}
 
 # correctness of a split into $tmp/out.train.jsonl + $tmp/out.val.jsonl:
 # line counts add up; with a key, no conversation in both parts.
@@ -199,20 +134,20 @@ echo
 key=(--key meta.conversation --ratio 0.9,0.1)
 
 # a) split --key, full input
-measure "$data" "$split" "${key[@]}" --out "$tmp/out" "$data"
+measure "$data" /dev/null "$split" "${key[@]}" --out "$tmp/out" "$data"
 t_key=$best rss_key=$rss
 check_parts "split --key" "$n_in" 1; ok_key=$ok
 pct_key=$(awk -v a="$n_train" -v n="$n_in" 'BEGIN { printf "%.2f", 100 * a / n }')
 rm -f "$tmp"/out.*
 
 # b) split --key, 1/8 prefix
-measure "$small" "$split" "${key[@]}" --out "$tmp/out" "$small"
+measure "$small" /dev/null "$split" "${key[@]}" --out "$tmp/out" "$small"
 t_small=$best rss_small=$rss
 check_parts "split --key (1/8)" "$n_small" 1; ok_small=$ok
 rm -f "$tmp"/out.* "$small"
 
 # d) split --exact --key (information)
-measure "$data" "$split" --exact "${key[@]}" --out "$tmp/out" "$data"
+measure "$data" /dev/null "$split" --exact "${key[@]}" --out "$tmp/out" "$data"
 t_exact=$best rss_exact=$rss
 check_parts "split --exact --key" "$n_in" 1; ok_exact=$ok
 # a group is never split, so the cut is off by less than the largest group
@@ -224,7 +159,7 @@ fi
 rm -f "$tmp"/out.*
 
 # c) the shell recipe people use today, timed as one whole
-measure "$data" bash -c '
+measure "$data" /dev/null bash -c '
     n=$(wc -l < "$1") &&
     shuf "$1" > "$2/out.shuf.jsonl" &&
     head -n $(( n * 9 / 10 )) "$2/out.shuf.jsonl" > "$2/out.train.jsonl" &&
@@ -236,7 +171,6 @@ rm -f "$tmp"/out.*
 
 # ---- report ---------------------------------------------------------------------
 row() { printf '  %-40s %10s %10s %10s  %s\n' "$@"; }
-kib_mb() { awk -v k="$1" 'BEGIN { printf "%.1f", k / 1024 }'; }
 row "case" "best s" "MB/s" "RSS MiB" "input"
 row "split --key meta.conversation" "$t_key" "$(mbps "$in_bytes" "$t_key")" "$(kib_mb "$rss_key")" "full"
 row "split --key meta.conversation" "$t_small" "$(mbps "$small_bytes" "$t_small")" "$(kib_mb "$rss_small")" "1/8 prefix"
