@@ -128,10 +128,7 @@ static int parse_date(const char *s, kakao_config *cfg)
     if (strlen(s) != 10 || sscanf(s, "%4d-%2d-%2d%c", &y, &m, &d, &tail) != 3 || s[4] != '-' ||
         s[7] != '-')
         return -1;
-    static const int dim[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (y < 1970 || y > 2200 || m < 1 || m > 12 || d < 1 || d > dim[m - 1] ||
-        (m == 2 && d == 29 && !((y % 4 == 0 && y % 100 != 0) || y % 400 == 0)))
-        return -1;
+    if (!kakao_valid_date(y, m, d)) return -1;
     cfg->has_start_date = 1;
     cfg->start_year = y, cfg->start_month = m, cfg->start_day = d;
     return 0;

@@ -209,27 +209,49 @@ size_t json_escape_scan(const char *s, size_t n)
     return i + json_escape_scan_scalar(s + i, n - i);
 }
 
-void sft_out_json_string(sft_out *o, const char *s, size_t n)
+/* The escape sequence of a byte that needs one (json_escape_scan() stopped
+ * at it) into out; returns its length, 2 or 6. */
+static size_t json_escape_char(unsigned char c, char out[6])
 {
     static const char hex[] = "0123456789abcdef";
+    char e = escape_of[c];
+    out[0] = '\\';
+    if (e != 'u') {
+        out[1] = e;
+        return 2;
+    }
+    memcpy(out + 1, "u00", 3);
+    out[4] = hex[c >> 4];
+    out[5] = hex[c & 15];
+    return 6;
+}
+
+void sft_out_json_string(sft_out *o, const char *s, size_t n)
+{
     sft_out_putc(o, '"');
-    size_t i = 0;
-    for (;;) {
+    for (size_t i = 0;;) {
         size_t run = json_escape_scan(s + i, n - i);
         sft_out_write(o, s + i, run);
         i += run;
         if (i == n) break;
-        char e = escape_of[(unsigned char)s[i]];
-        if (e == 'u') {
-            char u[6] = {'\\', 'u', '0', '0', hex[(unsigned char)s[i] >> 4], hex[s[i] & 15]};
-            sft_out_write(o, u, 6);
-        } else {
-            char esc[2] = {'\\', e};
-            sft_out_write(o, esc, 2);
-        }
-        i++;
+        char esc[6];
+        sft_out_write(o, esc, json_escape_char((unsigned char)s[i++], esc));
     }
     sft_out_putc(o, '"');
+}
+
+int buf_json_string(sft_buf *b, const char *s, size_t n)
+{
+    int rc = buf_putc(b, '"');
+    for (size_t i = 0;;) {
+        size_t run = json_escape_scan(s + i, n - i);
+        rc |= buf_append(b, s + i, run);
+        i += run;
+        if (i == n) break;
+        char esc[6];
+        rc |= buf_append(b, esc, json_escape_char((unsigned char)s[i++], esc));
+    }
+    return rc | buf_putc(b, '"');
 }
 
 void jw_init(jw *w, sft_out *o)

@@ -18,6 +18,8 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/buf.h"
+
 #define SFT_OUT_BUFSIZE ((size_t)1 << 16)
 
 typedef struct sft_out {
@@ -73,6 +75,9 @@ static inline void sft_out_putc(sft_out *o, char c)
 /* Writes s[0..n), which must be valid UTF-8, as a quoted JSON string:
  * '"', '\\' and control characters escaped, everything else as is. */
 void sft_out_json_string(sft_out *o, const char *s, size_t n);
+
+/* The same, appended to a buffer. Returns 0, or -1 when out of memory. */
+int buf_json_string(sft_buf *b, const char *s, size_t n);
 
 /* Length of the longest prefix of s[0..n) that needs no JSON escaping (no
  * '"', '\\' or control character); SSE2 where the CPU is x86-64. */

@@ -118,39 +118,6 @@ static int in_bounds(const kakao_emitter *e, uint64_t c)
     return c >= e->cfg.min_chars && (!e->cfg.max_chars || c <= e->cfg.max_chars);
 }
 
-/* Appends s[0..n) as a quoted JSON string. Returns 0 or -1 (no memory). */
-static int buf_json_string(sft_buf *b, const char *s, size_t n)
-{
-    static const char hex[] = "0123456789abcdef";
-    int rc = buf_putc(b, '"');
-    size_t i = 0;
-    for (;;) {
-        size_t run = json_escape_scan(s + i, n - i);
-        rc |= buf_append(b, s + i, run);
-        i += run;
-        if (i == n) break;
-        unsigned char c = (unsigned char)s[i++];
-        char esc[6] = {'\\', (char)c, 0, 0, 0, 0};
-        size_t len = 2;
-        switch (c) {
-        case '"': case '\\': break;
-        case '\n': esc[1] = 'n'; break;
-        case '\t': esc[1] = 't'; break;
-        case '\r': esc[1] = 'r'; break;
-        case '\b': esc[1] = 'b'; break;
-        case '\f': esc[1] = 'f'; break;
-        default:
-            memcpy(esc + 1, "u00", 3);
-            esc[4] = hex[c >> 4];
-            esc[5] = hex[c & 15];
-            len = 6;
-        }
-        rc |= buf_append(b, esc, len);
-    }
-    rc |= buf_putc(b, '"');
-    return rc;
-}
-
 /* ---- sessions ---- */
 
 static const char *kept_speaker(const kakao_emitter *e, const kept *k)

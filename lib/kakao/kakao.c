@@ -101,7 +101,7 @@ static int days_in_month(int y, int m)
     return dim[m - 1];
 }
 
-static int valid_date(int y, int m, int d)
+int kakao_valid_date(int y, int m, int d)
 {
     return y >= 1970 && y <= 2200 && m >= 1 && m <= 12 && d >= 1 && d <= days_in_month(y, m);
 }
@@ -148,7 +148,7 @@ static int sc_time(scan *s, civil *c)
 
 static int set_date(civil *c, int y, int m, int d)
 {
-    if (!valid_date(y, m, d)) return 0;
+    if (!kakao_valid_date(y, m, d)) return 0;
     c->y = y, c->mo = m, c->d = d, c->has_date = 1;
     return 1;
 }

@@ -70,6 +70,8 @@ int kakao_is_system_text(const char *text, size_t len);
 typedef int64_t kakao_time;
 
 kakao_time kakao_make_time(int year, int month, int day, int hour, int min, int sec);
+/* Whether year-month-day is a date of the calendar, in 1970..2200. */
+int kakao_valid_date(int year, int month, int day);
 /* Writes "YYYY-MM-DDTHH:MM:SS" + tz ("+09:00") and returns its length. */
 size_t kakao_format_time(kakao_time t, const char *tz, char *out, size_t outlen);
 
