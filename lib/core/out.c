@@ -75,9 +75,33 @@ sft_out *sft_out_fd(int fd, const char *name)
 sft_out *sft_out_open(const char *path)
 {
     if (strcmp(path, "-") == 0) return sft_out_fd(1, "<stdout>");
-    sft_out *o = out_new(path);
-    if (!o) return NULL;
     struct stat st;
+    /* /dev/stdout, /dev/fd/N and /proc/self/fd/N stand for descriptors the
+     * caller already holds: written through, appending, never renamed over
+     * (that would replace the link). */
+    if (strncmp(path, "/dev/", 5) == 0 || strncmp(path, "/proc/", 6) == 0) {
+        sft_out *o = out_new(path);
+        if (!o) return NULL;
+        int regular = stat(path, &st) == 0 && S_ISREG(st.st_mode);
+        o->fd = open(path, O_WRONLY | O_CLOEXEC | (regular ? O_APPEND : O_TRUNC));
+        if (o->fd < 0) {
+            int e = errno;
+            free(o->name);
+            free(o);
+            errno = e;
+            return NULL;
+        }
+        o->close_fd = 1;
+        return o;
+    }
+    /* A link to a file: the file is replaced, the link kept. */
+    char *real = NULL;
+    if (lstat(path, &st) == 0 && S_ISLNK(st.st_mode) && stat(path, &st) == 0 && S_ISREG(st.st_mode))
+        real = realpath(path, NULL);
+    sft_out *o = out_new(real ? real : path);
+    free(real);
+    if (!o) return NULL;
+    path = o->name;
     if (stat(path, &st) == 0 && !S_ISREG(st.st_mode)) {
         o->fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
     } else {

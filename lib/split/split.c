@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/hash.h"
+#include "core/inputs.h"
 #include "core/jsonl.h"
 
 /* Seed of the stratum hash; strata are found by value, not by --seed. */
@@ -118,120 +119,6 @@ int split_key(const split_config *cfg, const char *text, size_t len, sft_buf *sc
     return value_key(cfg->key, text, len, scratch, key, keylen);
 }
 
-/* ---- reading the inputs ---- */
-
-/* An input as it is read in each pass: a path, or an unlinked temporary
- * copy of stdin or a pipe, which cannot be read twice. */
-typedef struct {
-    const char *path; /* NULL for stdin */
-    const char *name; /* for diagnostics */
-    int spill_fd;     /* -1 unless spilled */
-} input;
-
-static int open_input(const input *in, size_t max_line, jsonl_reader **r)
-{
-    int rc;
-    if (in->spill_fd >= 0) {
-        if (lseek(in->spill_fd, 0, SEEK_SET) != 0) {
-            sft_error("%s: cannot rewind temporary copy: %s", in->name, strerror(errno));
-            return SFT_EX_IOERR;
-        }
-        rc = jsonl_open_fd(r, in->spill_fd, 0, in->name, max_line);
-    } else {
-        rc = jsonl_open(r, in->path, max_line);
-    }
-    if (rc == 0) return 0;
-    if (rc == ENOMEM) {
-        sft_error("out of memory");
-        return SFT_EX_SOFTWARE;
-    }
-    sft_error("%s: cannot open: %s", in->name, strerror(rc));
-    return SFT_EX_NOINPUT;
-}
-
-/* Copies the input in to an unlinked file in $TMPDIR. */
-static int spill(input *in)
-{
-    const char *dir = getenv("TMPDIR");
-    if (!dir || !*dir) dir = "/tmp";
-    size_t n = strlen(dir);
-    char *tmpl = malloc(n + sizeof "/sft-split.XXXXXX");
-    if (!tmpl) {
-        sft_error("out of memory");
-        return SFT_EX_SOFTWARE;
-    }
-    memcpy(tmpl, dir, n);
-    memcpy(tmpl + n, "/sft-split.XXXXXX", sizeof "/sft-split.XXXXXX");
-    int fd = mkstemp(tmpl);
-    if (fd < 0) {
-        sft_error("cannot create a temporary file in '%s' (TMPDIR): %s", dir, strerror(errno));
-        free(tmpl);
-        return SFT_EX_CANTCREAT;
-    }
-    unlink(tmpl);
-    free(tmpl);
-
-    int src = 0;
-    if (in->path && (src = open(in->path, O_RDONLY | O_CLOEXEC)) < 0) {
-        sft_error("%s: cannot open: %s", in->name, strerror(errno));
-        close(fd);
-        return SFT_EX_NOINPUT;
-    }
-    sft_out *o = sft_out_fd(fd, "temporary copy of input");
-    char *chunk = malloc(1 << 16);
-    int status = 0;
-    if (!o || !chunk) {
-        sft_error("out of memory");
-        status = SFT_EX_SOFTWARE;
-    }
-    while (!status) {
-        ssize_t got = read(src, chunk, 1 << 16);
-        if (got == 0) break;
-        if (got < 0) {
-            if (errno == EINTR) continue;
-            sft_error("%s: read error: %s", in->name, strerror(errno));
-            status = SFT_EX_IOERR;
-            break;
-        }
-        sft_out_write(o, chunk, (size_t)got);
-        if (sft_out_error(o)) break;
-    }
-    free(chunk);
-    if (o) {
-        int err = sft_out_close(o, 1);
-        if (err && !status) status = sft_write_error("temporary copy of input", err);
-    }
-    if (in->path) close(src);
-    if (status) {
-        close(fd);
-        return status;
-    }
-    in->spill_fd = fd;
-    return 0;
-}
-
-/* Checks up front that every named input can be opened, so that a missing
- * file stops the run before anything is written. */
-static int check_inputs(const input *in, size_t n)
-{
-    for (size_t i = 0; i < n; i++) {
-        if (!in[i].path) continue;
-        int fd = open(in[i].path, O_RDONLY | O_CLOEXEC);
-        if (fd < 0) {
-            sft_error("%s: cannot open: %s", in[i].name, strerror(errno));
-            return SFT_EX_NOINPUT;
-        }
-        struct stat st;
-        int dir = fstat(fd, &st) == 0 && S_ISDIR(st.st_mode);
-        close(fd);
-        if (dir) {
-            sft_error("%s: cannot open: %s", in[i].name, strerror(EISDIR));
-            return SFT_EX_NOINPUT;
-        }
-    }
-    return 0;
-}
-
 static int reject_missing(sft_run *run, const jsonl_reader *r, const jsonl_record *rec,
                           const char *what, const char *field)
 {
@@ -240,48 +127,11 @@ static int reject_missing(sft_run *run, const jsonl_reader *r, const jsonl_recor
     return sft_run_reject(run, jsonl_name(r), rec->line, 0, rec->text, rec->len, reason);
 }
 
-static int read_error(const jsonl_reader *r, const jsonl_error *err)
-{
-    sft_error("%s: %s", jsonl_name(r), err->reason);
-    return SFT_EX_IOERR;
-}
-
 static int write_record(sft_out *o, const jsonl_record *rec)
 {
     sft_out_write(o, rec->text, rec->len);
     sft_out_putc(o, '\n');
     return sft_out_error(o) ? sft_write_error(sft_out_name(o), sft_out_error(o)) : 0;
-}
-
-/* Called for each line of the inputs with what the reader made of it
- * (JSONL_RECORD or JSONL_BAD); returns 0 to go on or an exit status. */
-typedef int (*record_fn)(void *ctx, sft_run *run, const jsonl_reader *r, int kind,
-                         const jsonl_record *rec, const jsonl_error *err);
-
-/* Reads every input in turn and hands each line to fn; stops at the first
- * nonzero status, which it returns. Read errors end the run (exit 74). */
-static int each_record(sft_run *run, const input *inputs, size_t ninputs, record_fn fn, void *ctx)
-{
-    uint64_t bytes_done = 0, lines = 0;
-    int status = 0;
-    for (size_t i = 0; i < ninputs && !status; i++) {
-        jsonl_reader *r;
-        if ((status = open_input(&inputs[i], run->max_line, &r))) break;
-        jsonl_record rec;
-        jsonl_error err;
-        int kind;
-        while (!status && (kind = jsonl_next(r, &rec, &err)) != JSONL_EOF) {
-            if (kind == JSONL_IOERR) {
-                status = read_error(r, &err);
-                break;
-            }
-            status = fn(ctx, run, r, kind, &rec, &err);
-            if ((++lines & 0xFF) == 0) sft_run_progress(run, bytes_done + jsonl_bytes_read(r), lines);
-        }
-        bytes_done += jsonl_bytes_read(r);
-        jsonl_close(r);
-    }
-    return status;
 }
 
 /* Counts a line read in a first pass; a bad one is rejected. Returns 1 for
@@ -328,12 +178,12 @@ static int stream_record(void *ctx, sft_run *run, const jsonl_reader *r, int kin
     return write_record(st->outs[part], rec);
 }
 
-static int run_streaming(const split_config *cfg, sft_run *run, const input *inputs,
+static int run_streaming(const split_config *cfg, sft_run *run, const sft_input *inputs,
                          size_t ninputs, sft_out **outs, uint64_t *counts)
 {
     stream_state st = {.cfg = cfg, .outs = outs, .counts = counts};
     split_cutpoints(cfg->weight, cfg->nparts, st.cut);
-    int status = each_record(run, inputs, ninputs, stream_record, &st);
+    int status = sft_each_record(run, inputs, ninputs, stream_record, &st);
     buf_free(&st.scratch);
     return status;
 }
@@ -618,12 +468,12 @@ static void print_strata(const split_config *cfg, const exact_state *s, const ui
     }
 }
 
-static int run_exact(const split_config *cfg, sft_run *run, const input *inputs, size_t ninputs,
+static int run_exact(const split_config *cfg, sft_run *run, const sft_input *inputs, size_t ninputs,
                      sft_out **outs, uint64_t *counts)
 {
     exact_state s = {0};
     scan_state sc = {.cfg = cfg, .s = &s};
-    int status = each_record(run, inputs, ninputs, scan_record, &sc);
+    int status = sft_each_record(run, inputs, ninputs, scan_record, &sc);
     buf_free(&sc.key_buf);
     buf_free(&sc.strat_buf);
     uint8_t *part_of = NULL;
@@ -636,7 +486,7 @@ static int run_exact(const split_config *cfg, sft_run *run, const input *inputs,
     }
     if (!status) {
         write_state w = {.s = &s, .part_of = part_of, .outs = outs, .counts = counts};
-        status = each_record(run, inputs, ninputs, write_exact_record, &w);
+        status = sft_each_record(run, inputs, ninputs, write_exact_record, &w);
         if (!status && w.next != s.nrec) {
             sft_error("input changed while it was being split");
             status = SFT_EX_IOERR;
@@ -658,33 +508,16 @@ static int run_exact(const split_config *cfg, sft_run *run, const input *inputs,
 int split_run(const split_config *cfg, sft_run *run, const char *const *paths, size_t npaths,
               sft_out **outs, uint64_t *counts)
 {
-    static const char *const stdin_only[] = {NULL};
-    if (npaths == 0) {
-        paths = stdin_only;
-        npaths = 1;
-    }
-    input *inputs = calloc(npaths, sizeof *inputs);
+    size_t n;
+    sft_input *inputs = sft_inputs_new((char *const *)paths, npaths, &n);
     if (!inputs) return out_of_memory();
-    for (size_t i = 0; i < npaths; i++) {
-        int is_stdin = !paths[i] || strcmp(paths[i], "-") == 0;
-        inputs[i].path = is_stdin ? NULL : paths[i];
-        inputs[i].name = is_stdin ? "<stdin>" : paths[i];
-        inputs[i].spill_fd = -1;
-    }
-    int status = check_inputs(inputs, npaths);
-    if (!status && cfg->exact) {
-        for (size_t i = 0; i < npaths && !status; i++) {
-            struct stat st;
-            if (inputs[i].path && stat(inputs[i].path, &st) == 0 && S_ISREG(st.st_mode)) continue;
-            status = spill(&inputs[i]);
-        }
-    }
+    npaths = n;
+    int status = sft_inputs_check(inputs, npaths);
+    for (size_t i = 0; i < npaths && !status && cfg->exact; i++) status = sft_input_spill(&inputs[i]);
     if (!status)
         status = cfg->exact ? run_exact(cfg, run, inputs, npaths, outs, counts)
                             : run_streaming(cfg, run, inputs, npaths, outs, counts);
-    for (size_t i = 0; i < npaths; i++)
-        if (inputs[i].spill_fd >= 0) close(inputs[i].spill_fd);
-    free(inputs);
+    sft_inputs_free(inputs, npaths);
     if (!status && run->in == 0) sft_error("warning: no input records");
     return status;
 }

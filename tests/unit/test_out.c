@@ -257,6 +257,37 @@ static void test_atomic_replace(void **state)
     rmdir(dir);
 }
 
+/* A link to a file: the file gets the new content, the link stays a link
+ * (renaming over the link's name would replace it). */
+static void test_replace_through_link(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/sft-out-test.XXXXXX";
+    assert_non_null(mkdtemp(dir));
+    char path[64], link[64];
+    snprintf(path, sizeof path, "%s/f.jsonl", dir);
+    snprintf(link, sizeof link, "%s/l.jsonl", dir);
+    FILE *f = fopen(path, "w");
+    fputs("old\n", f);
+    fclose(f);
+    assert_int_equal(symlink("f.jsonl", link), 0);
+    sft_out *o = sft_out_open(link);
+    assert_non_null(o);
+    sft_out_write(o, "new\n", 4);
+    assert_int_equal(sft_out_close(o, 1), 0);
+    struct stat st;
+    assert_int_equal(lstat(link, &st), 0);
+    assert_true(S_ISLNK(st.st_mode));
+    char buf[16] = {0};
+    f = fopen(path, "r");
+    assert_non_null(fgets(buf, sizeof buf, f));
+    fclose(f);
+    assert_string_equal(buf, "new\n");
+    unlink(link);
+    unlink(path);
+    rmdir(dir);
+}
+
 /* The SSE2 scan against its scalar reference: random buffers of awkward
  * lengths and offsets, mostly plain bytes (ASCII and UTF-8 high bytes) with
  * a few that need escaping, at every position of a 16-byte block. */
@@ -305,6 +336,7 @@ int main(void)
         cmocka_unit_test(test_full_disk),
         cmocka_unit_test(test_closed_pipe),
         cmocka_unit_test(test_atomic_replace),
+        cmocka_unit_test(test_replace_through_link),
         cmocka_unit_test(test_cannot_create),
     };
     return cmocka_run_group_tests_name("out", tests, NULL, NULL);
