@@ -107,17 +107,19 @@ size_t pii_region_before(const unsigned char *s, size_t a)
     return in_list(s + w, a - w, license_regions) ? w : a;
 }
 
-static int ends_with(const unsigned char *s, size_t a, size_t b, const char *suffix)
+static int ends_with_n(const unsigned char *s, size_t a, size_t b, const char *suffix, size_t len)
 {
-    size_t len = strlen(suffix);
     return b - a >= len && memcmp(s + b - len, suffix, len) == 0;
 }
 
-static int starts(const unsigned char *s, size_t i, size_t n, const char *prefix)
+static int starts_n(const unsigned char *s, size_t i, size_t n, const char *prefix, size_t len)
 {
-    size_t len = strlen(prefix);
     return n - i >= len && memcmp(s + i, prefix, len) == 0;
 }
+
+/* For string literals, whose length the compiler knows. */
+#define ends_with(s, a, b, lit) ends_with_n(s, a, b, lit, sizeof lit - 1)
+#define starts(s, i, n, lit) starts_n(s, i, n, lit, sizeof lit - 1)
 
 /* digits, or digits-digits; returns the end, or i when there are none. */
 static size_t number_end(const unsigned char *s, size_t n, size_t i)
@@ -140,7 +142,7 @@ static const char *const building_suffixes[] = {
 static int ends_with_any(const unsigned char *s, size_t a, size_t b, const char *const *list)
 {
     for (; *list; list++)
-        if (ends_with(s, a, b, *list)) return 1;
+        if (ends_with_n(s, a, b, *list, strlen(*list))) return 1;
     return 0;
 }
 
@@ -158,12 +160,16 @@ static size_t address_tail(const unsigned char *s, size_t n, size_t e)
             e = (size_t)(close - s) + 1;
             continue;
         }
+        if (pii_is_alpha(s[q]) && starts(s, q + 1, n, "동")) { /* N동 */
+            e = q + 4;
+            continue;
+        }
         if (starts(s, q, n, "지하")) q += 6;
         if (q < n && (s[q] == 'B' || s[q] == 'b') && q + 1 < n && pii_is_digit(s[q + 1])) q++;
         if (q < n && pii_is_digit(s[q])) {
             size_t d = number_end(s, n, q);
             const char *const *u;
-            for (u = unit_suffixes; *u && !starts(s, d, n, *u); u++) {}
+            for (u = unit_suffixes; *u && !starts_n(s, d, n, *u, strlen(*u)); u++) {}
             if (!*u) break;
             e = d + strlen(*u);
             continue;
@@ -173,8 +179,8 @@ static size_t address_tail(const unsigned char *s, size_t n, size_t e)
             size_t w = q;
             while (w < n && (s[w] >= 0x80 || pii_is_alnum(s[w])) && w - q < 48) w++;
             if (ends_with_any(s, q, w, building_suffixes)) { e = w; continue; }
-            if (w + 1 < n && s[w] == ' ' && pii_is_digit(s[w + 1])) {
-                size_t d = number_end(s, n, w + 1);
+            if (w + 1 < n && s[w] == ' ' && pii_is_alnum(s[w + 1])) {
+                size_t d = pii_is_alpha(s[w + 1]) ? w + 2 : number_end(s, n, w + 1);
                 if (starts(s, d, n, "동") || starts(s, d, n, "층")) { e = w; continue; }
             }
         }
@@ -208,13 +214,14 @@ int pii_try_address(pii_masker *m, const unsigned char *s, size_t n, size_t num,
     size_t we = num;
     if (we > 0 && s[we - 1] == ' ') we--;
     size_t ws = word_start(s, we);
-    if (we - ws < 6) return 0;
-    int road = ends_with(s, ws, we, "로") || ends_with(s, ws, we, "길");
-    int lot = ends_with(s, ws, we, "동") || ends_with(s, ws, we, "리") || ends_with(s, ws, we, "가");
-    if (!road && !lot && we - ws == 3 && memcmp(s + ws, "산", 3) == 0 && ws > 1 && s[ws - 1] == ' ') {
-        /* 서교동 산 12: a mountain lot. */
+    int road = 0, lot = 0;
+    if (we - ws == 3 && memcmp(s + ws, "산", 3) == 0 && ws > 1 && s[ws - 1] == ' ') {
+        /* 범어동 산 12: a lot on a mountain. */
         size_t w2 = word_start(s, ws - 1);
-        if (ends_with(s, w2, ws - 1, "동") || ends_with(s, w2, ws - 1, "리")) ws = w2, lot = 1;
+        if (ws - 1 - w2 >= 6 && (ends_with(s, w2, ws - 1, "동") || ends_with(s, w2, ws - 1, "리"))) ws = w2, lot = 1;
+    } else if (we - ws >= 6) {
+        road = ends_with(s, ws, we, "로") || ends_with(s, ws, we, "길");
+        lot = ends_with(s, ws, we, "동") || ends_with(s, ws, we, "리") || ends_with(s, ws, we, "가");
     }
     if (!road && !lot) return 0;
 

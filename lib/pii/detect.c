@@ -86,7 +86,7 @@ static size_t build_token(const unsigned char *s, size_t n, size_t i, numtok *t)
     if (pii_is_alnum(p) || p == '@' || p == '_') {
         t->left_ok = 0;
     } else if (st >= 2 && pii_is_digit(s[st - 2])) {
-        if (p == '.' || p == ':' || p == '-' || p == '/') t->left_ok = 0;
+        if (p == '.' || p == ':' || p == '-') t->left_ok = 0;
         if (p == ',' && t->ng == 1 && t->e[0] - t->b[0] == 3) t->left_ok = 0;
     }
     /* Glued on the right: "5678a", "12:30", "1,234", an e-mail's local part. */
@@ -95,11 +95,14 @@ static size_t build_token(const unsigned char *s, size_t n, size_t i, numtok *t)
     if (pii_is_alnum(q) || q == '@' || q == '_') {
         t->right_ok = 0;
     } else if (t->end + 1 < n && pii_is_digit(s[t->end + 1])) {
-        if (q == ':' || q == '.' || q == '-' || q == '/') t->right_ok = 0;
+        if (q == ':' || q == '.' || q == '-') t->right_ok = 0;
         if (q == ',') {
+            /* 1,234: a thousands group is three digits, then no more
+             * digit groups. */
             size_t k = t->end + 1;
             while (k < n && pii_is_digit(s[k])) k++;
-            if (k - t->end - 1 == 3) t->right_ok = 0;
+            if (k - t->end - 1 == 3 && !(k + 1 < n && (s[k] == '-' || s[k] == '.') && pii_is_digit(s[k + 1])))
+                t->right_ok = 0;
         }
     }
     return t->end;
@@ -346,6 +349,9 @@ static int national_ok(const char *d, int nd, const int *bounds, int nb)
         if (nd == 9) cut1 = 2, cut2 = 5;
         else if (nd == 10) cut1 = 2, cut2 = 6;
         else return 0;
+    } else if (d[1] == '5' && d[2] == '0') {   /* 0502..0508 safe numbers */
+        if (nd != 12 || d[3] < '2' || d[3] > '8') return 0;
+        cut1 = 4, cut2 = 8;
     } else if (d[1] >= '3' && d[1] <= '6') {   /* area codes 031..064 */
         static const char *const areas = "31 32 33 41 42 43 44 51 52 53 54 55 61 62 63 64";
         char code[3] = {d[1], d[2], 0};
@@ -356,9 +362,6 @@ static int national_ok(const char *d, int nd, const int *bounds, int nb)
     } else if (d[1] == '7' && d[2] == '0') {   /* 070 internet phones */
         if (nd != 11) return 0;
         cut1 = 3, cut2 = 7;
-    } else if (d[1] == '5' && d[2] == '0') {   /* 0502..0508 safe numbers */
-        if (nd != 12 || d[3] < '2' || d[3] > '8') return 0;
-        cut1 = 4, cut2 = 8;
     } else {
         return 0;
     }

@@ -48,6 +48,10 @@ struct pii_masker {
     hmac_sha256_key hmac;
 
     pii_names names;
+    /* Hashes of the speaker labels already added (open addressing, 0 =
+     * empty), so each record's speaker costs one probe. */
+    uint64_t *seen;
+    size_t nseen, seencap;
 
     /* found spans of the current text */
     pii_span *spans;
@@ -55,7 +59,9 @@ struct pii_masker {
 
     /* records */
     char **skip;
+    size_t *skip_len;
     size_t nskip;
+    uint8_t skip_first[256];  /* first bytes of skipped keys */
     pii_field *fields;
     size_t nfields;
     sft_buf scratch;          /* a decoded string */

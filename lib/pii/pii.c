@@ -27,38 +27,33 @@ static int detector_by_name(const char *s, size_t n)
 
 int pii_parse_types(const char *list, unsigned *mask, char *err, size_t errlen)
 {
-    unsigned exact = 0, plus = 0, minus = 0;
-    int changes = 0, names = 0;
+    /* A list that starts with + or - changes the default; a sign carries
+     * over to the names after it ("+url,spoken"). */
+    unsigned result = *list == '+' || *list == '-' ? PII_DEFAULT_DETECTORS : 0;
+    char sign = 0;
     const char *p = list;
     if (!*p) { snprintf(err, errlen, "empty type list"); return -1; }
     for (;;) {
         const char *q = strchr(p, ',');
         size_t n = q ? (size_t)(q - p) : strlen(p);
-        char sign = n && (*p == '+' || *p == '-') ? *p : 0;
-        const char *name = sign ? p + 1 : p;
-        size_t len = sign ? n - 1 : n;
+        if (n && (*p == '+' || *p == '-')) sign = *p, p++, n--;
         unsigned bits;
         int d;
-        if (len == 3 && memcmp(name, "all", 3) == 0) bits = PII_ALL_DETECTORS;
-        else if (len == 7 && memcmp(name, "default", 7) == 0) bits = PII_DEFAULT_DETECTORS;
-        else if ((d = detector_by_name(name, len)) >= 0) bits = PII_BIT(d);
+        if (n == 3 && memcmp(p, "all", 3) == 0) bits = PII_ALL_DETECTORS;
+        else if (n == 7 && memcmp(p, "default", 7) == 0) bits = PII_DEFAULT_DETECTORS;
+        else if ((d = detector_by_name(p, n)) >= 0) bits = PII_BIT(d);
         else {
             snprintf(err, errlen, "unknown type '%.*s' (known: all, default, rrn, frn, phone, email, url, ip, "
-                     "card, brn, passport, driver, account, address, name, name-guess, spoken)", (int)len, name);
+                     "card, brn, passport, driver, account, address, name, name-guess, spoken)", (int)n, p);
             return -1;
         }
-        if (sign == '+') plus |= bits, changes = 1;
-        else if (sign == '-') minus |= bits, changes = 1;
-        else exact |= bits, names = 1;
+        if (sign == '-') result &= ~bits;
+        else result |= bits;
         if (!q) break;
         p = q + 1;
     }
-    if (changes && names) {
-        snprintf(err, errlen, "mix of plain types and +/- changes; write '+%s' to add to the defaults", list);
-        return -1;
-    }
-    *mask = ((names ? exact : PII_DEFAULT_DETECTORS) | plus) & ~minus;
-    if (!*mask) { snprintf(err, errlen, "no type left in '%s'", list); return -1; }
+    if (!result) { snprintf(err, errlen, "no type left"); return -1; }
+    *mask = result;
     return 0;
 }
 
@@ -88,9 +83,11 @@ void pii_masker_free(pii_masker *m)
 {
     if (!m) return;
     pii_names_free(&m->names);
+    free(m->seen);
     free(m->spans);
     for (size_t i = 0; i < m->nskip; i++) free(m->skip[i]);
     free(m->skip);
+    free(m->skip_len);
     for (size_t i = 0; i < m->nfields; i++) {
         for (size_t k = 0; k < m->fields[i].nseg; k++) free(m->fields[i].name[k]);
         free(m->fields[i].name);
@@ -245,7 +242,12 @@ int pii_skip_key(pii_masker *m, const char *key)
     char **skip = realloc(m->skip, (m->nskip + 1) * sizeof *skip);
     if (!skip) return -1;
     m->skip = skip;
+    size_t *lens = realloc(m->skip_len, (m->nskip + 1) * sizeof *lens);
+    if (!lens) return -1;
+    m->skip_len = lens;
     if (!(m->skip[m->nskip] = strdup(key))) return -1;
+    m->skip_len[m->nskip] = strlen(key);
+    m->skip_first[(unsigned char)key[0]] = 1;
     m->nskip++;
     return 0;
 }

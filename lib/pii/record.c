@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/hash.h"
 #include "core/json.h"
 #include "core/out.h"
 #include "pii/internal.h"
@@ -43,8 +44,9 @@ static const char *string_end(const char *p, const char *end, int *escaped)
 
 static int is_skipped(const pii_masker *m, const char *key, size_t n)
 {
+    if (n == 0 || !(m->skip_first[(unsigned char)key[0]])) return 0;
     for (size_t i = 0; i < m->nskip; i++)
-        if (strlen(m->skip[i]) == n && memcmp(m->skip[i], key, n) == 0) return 1;
+        if (m->skip_len[i] == n && memcmp(m->skip[i], key, n) == 0) return 1;
     return 0;
 }
 
@@ -251,5 +253,25 @@ int pii_learn_speaker(pii_masker *m, const char *json, size_t n)
     if (!json_get(json, n, &path, &v) || v.type != JSON_STRING) return 0;
     m->scratch.len = 0;
     if (json_string_decode(&v, &m->scratch) != 0) return -1;
+    uint64_t h = xxh64(m->scratch.p, m->scratch.len, 0x7370656b) | 1;
+    if (m->nseen * 2 >= m->seencap) {
+        size_t cap = m->seencap ? m->seencap * 2 : 64;
+        uint64_t *seen = calloc(cap, sizeof *seen);
+        if (!seen) return -1;
+        for (size_t i = 0; i < m->seencap; i++) {
+            if (!m->seen[i]) continue;
+            size_t k = m->seen[i] & (cap - 1);
+            while (seen[k]) k = (k + 1) & (cap - 1);
+            seen[k] = m->seen[i];
+        }
+        free(m->seen);
+        m->seen = seen;
+        m->seencap = cap;
+    }
+    size_t k = h & (m->seencap - 1);
+    while (m->seen[k] && m->seen[k] != h) k = (k + 1) & (m->seencap - 1);
+    if (m->seen[k]) return 0;
+    m->seen[k] = h;
+    m->nseen++;
     return pii_add_speaker(m, m->scratch.p ? m->scratch.p : "", m->scratch.len);
 }
