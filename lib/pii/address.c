@@ -133,7 +133,7 @@ static size_t number_end(const unsigned char *s, size_t n, size_t i)
     return j;
 }
 
-static const char *const unit_suffixes[] = {"호실", "번지", "동", "호", "층", NULL};
+static const char *const unit_suffixes[] = {"호실", "번지", "단지", "블록", "동", "호", "층", NULL};
 static const char *const building_suffixes[] = {
     "아파트", "빌라", "오피스텔", "빌딩", "타워", "맨션", "하이츠", "상가", "센터", "프라자", "플라자",
     "팰리스", "타운", "APT", NULL,
@@ -181,7 +181,7 @@ static size_t address_tail(const unsigned char *s, size_t n, size_t e)
             if (ends_with_any(s, q, w, building_suffixes)) { e = w; continue; }
             if (w + 1 < n && s[w] == ' ' && pii_is_alnum(s[w + 1])) {
                 size_t d = pii_is_alpha(s[w + 1]) ? w + 2 : number_end(s, n, w + 1);
-                if (starts(s, d, n, "동") || starts(s, d, n, "층")) { e = w; continue; }
+                if (starts(s, d, n, "동") || starts(s, d, n, "층") || starts(s, d, n, "단지")) { e = w; continue; }
             }
         }
         break;

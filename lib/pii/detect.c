@@ -260,6 +260,27 @@ static int try_registration(pii_masker *m, const numtok *t, int g)
     return 0;
 }
 
+/* The length of card numbers in the issuer range that p starts with, or 0:
+ * Visa 4, Mastercard 51-55 and 2221-2720, Amex 34/37, Diners 36/38, JCB
+ * 35, Discover 6011/64/65, UnionPay 62, Korean domestic cards 9. */
+static int bare_card_length(const char *p)
+{
+    int two = (p[0] - '0') * 10 + (p[1] - '0');
+    int four = two * 100 + (p[2] - '0') * 10 + (p[3] - '0');
+    if (p[0] == '4' || p[0] == '9' || (two >= 51 && two <= 55) || (four >= 2221 && four <= 2720) ||
+        two == 35 || two == 64 || two == 65 || four == 6011)
+        return 16;
+    if (two == 34 || two == 37) return 15;
+    if (two == 36 || two == 38) return 14;
+    if (two == 62) return 16;
+    return 0;
+}
+
+static const char *const card_context[] = {"카드", "card", "Card", "CARD", NULL};
+static const char *const not_card_context[] = {
+    "주문", "송장", "운송장", "배송", "택배", "예약번호", "접수번호", "order", "Order", "tracking", NULL,
+};
+
 static int try_card(pii_masker *m, const numtok *t, int g)
 {
     static const int shapes[][6] = {
@@ -281,17 +302,22 @@ static int try_card(pii_masker *m, const numtok *t, int g)
         if (nd > 0 && luhn_ok(d, nd))
             return pii_add_span(m, span_start(t, g), t->e[g + k - 1], PII_CARD, 1, -1) ? -1 : k;
     }
-    /* Unbroken: 13 to 19 digits from an issuer range that cards use. */
+    /* Unbroken: the length that the issuer's range uses, and nothing
+     * around that says it is an order or a parcel. */
     int len = glen(t, g);
-    if (len >= 13 && len <= 19 && end_ok(t, g, 1)) {
-        const unsigned char *p = t->s + t->b[g];
-        if (strchr("234569", p[0]) && luhn_ok((const char *)p, len))
-            return pii_add_span(m, span_start(t, g), t->e[g], PII_CARD, 1, -1) ? -1 : 1;
+    if (len >= 14 && len <= 19 && end_ok(t, g, 1)) {
+        const char *p = (const char *)t->s + t->b[g];
+        if (bare_card_length(p) == len && luhn_ok(p, len)) {
+            size_t wa, wb, a = t->b[g];
+            context_window(t, a, t->e[g], &wa, &wb);
+            if (has_word(t->s, wa, a, card_context) || !has_word(t->s, wa, a, not_card_context))
+                return pii_add_span(m, span_start(t, g), t->e[g], PII_CARD, 1, -1) ? -1 : 1;
+        }
     }
     return 0;
 }
 
-static const char *const brn_context[] = {"사업자", "등록번호", "BRN", NULL};
+static const char *const brn_context[] = {"사업자", "등록번호", "BRN", "business", "Business", NULL};
 
 static int try_brn(pii_masker *m, const numtok *t, int g)
 {
@@ -371,7 +397,7 @@ static int national_ok(const char *d, int nd, const int *bounds, int nb)
 }
 
 /* Units that make 1588-1234 a range of years or prices, not a number. */
-static const char *const range_units[] = {"년", "원", "명", "개", "건", "회", "m", "k", "~", NULL};
+static const char *const range_units[] = {"년", "원", "명", "개", "건", "회", "m", "k", NULL};
 
 static int try_phone(pii_masker *m, const numtok *t, int g)
 {
@@ -405,7 +431,7 @@ static int try_phone(pii_masker *m, const numtok *t, int g)
             bounds[0] == 4 && t->b[g + 1] - t->e[g] == 1) {
             size_t a = span_start(t, g), b = t->e[g + 1];
             if (a > 0 && t->s[a - 1] == '~') continue;
-            int unit = 0;
+            int unit = b + 1 < t->n && t->s[b] == '~' && pii_is_digit(t->s[b + 1]); /* 1500-1600~1700 */
             for (const char *const *u = range_units; *u; u++)
                 if (b + strlen(*u) <= t->n && memcmp(t->s + b, *u, strlen(*u)) == 0) unit = 1;
             if (!unit) return pii_add_span(m, a, b, PII_PHONE, 0, -1) ? -1 : k;
@@ -414,11 +440,14 @@ static int try_phone(pii_masker *m, const numtok *t, int g)
     return 0;
 }
 
-static const char *const version_words[] = {"버전", "version", "Version", "ver", "Ver", "v.", "V.", NULL};
+static const char *const version_words[] = {"버전", "version", "Version", "VERSION", "ver.", "Ver.", NULL};
 
 static int try_ip(pii_masker *m, const numtok *t, int g)
 {
-    if (g + 4 > t->ng || !end_ok(t, g, 4)) return 0;
+    if (g + 4 > t->ng) return 0;
+    /* 192.168.0.1:8080 — a port may follow. */
+    int port = g + 4 == t->ng && t->end + 1 < t->n && t->s[t->end] == ':' && pii_is_digit(t->s[t->end + 1]);
+    if (!port && !end_ok(t, g, 4)) return 0;
     for (int i = 0; i < 4; i++) {
         if (i > 0 && (t->b[g + i] - t->e[g + i - 1] != 1 || sepc(t, g + i) != '.')) return 0;
         int len = glen(t, g + i);
@@ -451,6 +480,8 @@ static int try_account(pii_masker *m, const numtok *t, int g)
     }
     while (k > 0 && !end_ok(t, g, k)) nd -= glen(t, g + --k);
     if (k == 0 || nd < 10 || nd > 16 || (k == 1 && nd > 14)) return 0;
+    /* 012-393-5209 is a wrong phone number, not an account. */
+    if (k == 3 && t->s[t->b[g]] == '0' && glen(t, g) <= 3 && glen(t, g + 2) == 4) return 0;
     size_t a = span_start(t, g), b = t->e[g + k - 1], wa, wb;
     context_window(t, a, b, &wa, &wb);
     int found = has_word(t->s, wa, wb, account_context);
@@ -462,7 +493,8 @@ static int try_account(pii_masker *m, const numtok *t, int g)
             if (p >= len && memcmp(t->s + p - len, *w, len) == 0) found = 1;
         }
     }
-    if (!found) return 0;
+    /* 운송장 4673915930589: named as something else right before it. */
+    if (!found || has_word(t->s, a > 16 ? a - 16 : 0, a, not_card_context)) return 0;
     return pii_add_span(m, a, b, PII_ACCOUNT, 0, -1) ? -1 : k;
 }
 
@@ -620,6 +652,8 @@ static size_t try_spoken(pii_masker *m, const unsigned char *s, size_t n, size_t
             if (cp >= 0x80) words++;
             d[nd] = (char)('0' + v);
             after[nd++] = j + len;
+        } else if (nd > 0 && cp == 0xD558 /* 하 */ && j + 6 <= n && memcmp(s + j + 3, "고", 3) == 0) {
+            len = 6; /* 하고: "and" between groups */
         } else if (nd == 0 ||
                    !(cp == ' ' || cp == '-' || cp == ',' || cp == '.' || cp == 0xC5D0 /* 에 */ ||
                      cp == 0xC758 /* 의 */ || cp == 0xB2E4 /* 다(시) */ || cp == 0xC2DC /* (다)시 */)) {

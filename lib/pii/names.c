@@ -239,14 +239,14 @@ int pii_add_speaker(pii_masker *m, const char *speaker, size_t n)
             if (canon < 0) canon = nm->pats[full].canon;
         }
     }
-    /* The label as written, for the same person. */
-    int latin = has_ascii_letters_only(s, n);
-    r = add_pattern(nm, s, n, canon, latin ? 1 : 0);
-    if (r == -1) return -1;
-    if (canon < 0 && r >= 0) canon = r;
-
-    /* No full name: each word that may be a name ("Jay Park", "수ㅈ 🐶"). */
+    /* No full name: the label as written, and each word of it that may be
+     * a name ("Jay Park", "수ㅈ 🐶"). With one, the rest of the label is a
+     * title or a team (서우석 멘토님, 박영우 소마), which stays readable. */
     if (full_tokens == 0) {
+        int latin = has_ascii_letters_only(s, n);
+        r = add_pattern(nm, s, n, -1, latin ? 1 : 0);
+        if (r == -1) return -1;
+        if (r >= 0) canon = r;
         for (size_t i = 0; i < n;) {
             while (i < n && !token_char(s, i)) i++;
             size_t a = i;
