@@ -3,7 +3,7 @@
 #   make            build build/bin/* and build/lib/libsftkit.a
 #   make check      all tests, then again under ASan+UBSan, then a fuzz smoke run
 #   make demo       split a synthetic chat dataset and show the counts
-#   make bench      benchmarks (tests/bench/; bench-split, bench-kakao one at a time)
+#   make bench      benchmarks (tests/bench/; bench-split, bench-kakao, bench-pii one at a time)
 #   make fuzz       a long fuzz run (FUZZ_TIME seconds per target)
 #   make deps       install the Debian packages (prints the apt-get line when not root)
 #   make install    PREFIX=/usr/local
@@ -61,7 +61,7 @@ BINS := $(TOOLS:%=$(BUILD)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao fuzz fuzz-build deps install config clean
+.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao bench-pii fuzz fuzz-build deps install config clean
 .DELETE_ON_ERROR:
 
 all: $(LIB) $(BINS)
@@ -123,13 +123,16 @@ fuzz: deps
 	done
 
 # make bench fails when a benchmark misses its target (make -k bench runs the rest).
-bench: bench-split bench-kakao
+bench: bench-split bench-kakao bench-pii
 
 bench-split: all $(BUILD)/bench/gen-jsonl
 	tests/bench/split-bench.sh $(BUILD)
 
 bench-kakao: all $(BUILD)/bench/gen-kakao
 	tests/bench/kakao-bench.sh $(BUILD)
+
+bench-pii: all $(BUILD)/bench/gen-pii-chat
+	tests/bench/pii-bench.sh $(BUILD)
 
 $(BUILD)/bench/%: tests/bench/%.c tests/bench/gen-common.h
 	@mkdir -p $(@D)
