@@ -261,18 +261,16 @@ static int try_registration(pii_masker *m, const numtok *t, int g)
 }
 
 /* The length of card numbers in the issuer range that p starts with, or 0:
- * Visa 4, Mastercard 51-55 and 2221-2720, Amex 34/37, Diners 36/38, JCB
- * 35, Discover 6011/64/65, UnionPay 62, Korean domestic cards 9. */
+ * Amex 34/37 (15), Diners 30/36/38 (14), Mastercard 2221-2720, and the
+ * 16-digit ranges under 3, 4, 5, 6 (Visa, Mastercard, Maestro, JCB,
+ * Discover, UnionPay) and 9 (Korean domestic cards). */
 static int bare_card_length(const char *p)
 {
     int two = (p[0] - '0') * 10 + (p[1] - '0');
     int four = two * 100 + (p[2] - '0') * 10 + (p[3] - '0');
-    if (p[0] == '4' || p[0] == '9' || (two >= 51 && two <= 55) || (four >= 2221 && four <= 2720) ||
-        two == 35 || two == 64 || two == 65 || four == 6011)
-        return 16;
     if (two == 34 || two == 37) return 15;
-    if (two == 36 || two == 38) return 14;
-    if (two == 62) return 16;
+    if (two == 30 || two == 36 || two == 38) return 14;
+    if (two == 35 || (p[0] >= '4' && p[0] <= '6') || p[0] == '9' || (four >= 2221 && four <= 2720)) return 16;
     return 0;
 }
 

@@ -48,6 +48,8 @@ struct pii_masker {
     hmac_sha256_key hmac;
 
     pii_names names;
+    char (*pseudo_cache)[8];  /* pseudonyms of names by canonical index */
+    size_t pseudo_cap;
     /* Hashes of the speaker labels already added (open addressing, 0 =
      * empty), so each record's speaker costs one probe. */
     uint64_t *seen;

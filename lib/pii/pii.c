@@ -84,6 +84,7 @@ void pii_masker_free(pii_masker *m)
     if (!m) return;
     pii_names_free(&m->names);
     free(m->seen);
+    free(m->pseudo_cache);
     free(m->spans);
     for (size_t i = 0; i < m->nskip; i++) free(m->skip[i]);
     free(m->skip);
@@ -205,6 +206,38 @@ static int normalise(pii_masker *m, const char *s, const pii_span *sp, sft_buf *
     }
 }
 
+/* "_xxxxxx" for the span: HMAC of "type\0value". Known names keep theirs
+ * in a cache by canonical name, since they recur on every line. */
+static int pseudonym(pii_masker *m, const char *s, const pii_span *sp, sft_buf *norm, char hex[8])
+{
+    int cached = sp->type == PII_NAME && sp->name >= 0;
+    size_t canon = 0;
+    if (cached) {
+        canon = (size_t)m->names.pats[sp->name].canon;
+        if (canon >= m->pseudo_cap) {
+            size_t cap = m->pseudo_cap ? m->pseudo_cap : 64;
+            while (cap <= canon) cap *= 2;
+            char (*p)[8] = realloc(m->pseudo_cache, cap * sizeof *p);
+            if (!p) return -1;
+            memset(p + m->pseudo_cap, 0, (cap - m->pseudo_cap) * sizeof *p);
+            m->pseudo_cache = p;
+            m->pseudo_cap = cap;
+        }
+        if (m->pseudo_cache[canon][0]) {
+            memcpy(hex, m->pseudo_cache[canon], 8);
+            return 0;
+        }
+    }
+    const char *name = detector_names[sp->type];
+    norm->len = 0;
+    if (buf_append(norm, name, strlen(name) + 1) != 0 || normalise(m, s, sp, norm) != 0) return -1;
+    unsigned char mac[SHA256_DIGEST_LEN];
+    hmac_sha256(&m->hmac, norm->p, norm->len, mac);
+    snprintf(hex, 8, "_%02x%02x%02x", mac[0], mac[1], mac[2]);
+    if (cached) memcpy(m->pseudo_cache[canon], hex, 8);
+    return 0;
+}
+
 int pii_replace(pii_masker *m, const char *s, size_t n, const pii_span *spans, int nspans, sft_buf *out)
 {
     size_t at = 0;
@@ -216,15 +249,8 @@ int pii_replace(pii_masker *m, const char *s, size_t n, const pii_span *spans, i
             buf_append(out, tag, strlen(tag)) != 0)
             goto nomem;
         if (m->style == PII_STYLE_PSEUDO) {
-            /* HMAC of "type\0value". */
-            const char *name = detector_names[sp->type];
-            norm.len = 0;
-            if (buf_append(&norm, name, strlen(name) + 1) != 0 || normalise(m, s, sp, &norm) != 0) goto nomem;
-            unsigned char mac[SHA256_DIGEST_LEN];
-            hmac_sha256(&m->hmac, norm.p, norm.len, mac);
             char hex[8];
-            snprintf(hex, sizeof hex, "_%02x%02x%02x", mac[0], mac[1], mac[2]);
-            if (buf_append(out, hex, 7) != 0) goto nomem;
+            if (pseudonym(m, s, sp, &norm, hex) != 0 || buf_append(out, hex, 7) != 0) goto nomem;
         }
         if (buf_putc(out, ']') != 0) goto nomem;
         at = sp->end;
