@@ -254,14 +254,21 @@ after_value:
 
 /* ---- lookups on validated text ---- */
 
-static const char *skip_string(const char *p, const char *end)
+const char *json_string_end(const char *p, const char *end, int *escaped)
 {
     p++;
     for (;;) {
         p = find_string_special(p, end);
         if (*p == '"') return p + 1;
+        *escaped = 1;
         p += 2; /* a backslash and the byte it escapes */
     }
+}
+
+static const char *skip_string(const char *p, const char *end)
+{
+    int escaped;
+    return json_string_end(p, end, &escaped);
 }
 
 /* Returns the byte after the value that starts at p. */

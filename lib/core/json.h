@@ -70,6 +70,10 @@ int json_get(const char *s, size_t n, const json_path *path, json_value *out);
  * whitespace outside strings removed. Returns 0, or -1 when out of memory. */
 int json_value_key(const json_value *v, sft_buf *b);
 
+/* p at the opening quote of a string in validated text: returns the byte
+ * after its closing quote, and sets *escaped when it holds an escape. */
+const char *json_string_end(const char *p, const char *end, int *escaped);
+
 /* Appends the decoded content of the string value v (quotes removed,
  * escapes resolved) to b. Returns 0, or -1 when out of memory. */
 int json_string_decode(const json_value *v, sft_buf *b);

@@ -25,7 +25,8 @@ typedef struct {
     int32_t *heads;          /* nbuckets entries, -1 = empty */
     int32_t *next;           /* per pattern */
     uint64_t *keys;          /* per pattern */
-    size_t nbuckets;
+    size_t nbuckets;           /* a power of two, 2^bucket_bits */
+    unsigned bucket_bits;
     uint8_t first_bmp[0x10000 / 8]; /* first code points of patterns (BMP) */
     uint8_t any_astral;      /* a pattern starts above the BMP */
 } pii_names;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/hash.h"
 #include "pii/internal.h"
 #include "pii/places.h"
 
@@ -57,7 +56,8 @@ static uint64_t pair_key(const unsigned char *s, size_t n)
 
 static size_t bucket_of(const pii_names *nm, uint64_t key)
 {
-    return (size_t)(xxh64(&key, sizeof key, 0) & (nm->nbuckets - 1));
+    /* Fibonacci hashing: the top bits of key * 2^64/φ. */
+    return (size_t)((key * 0x9E3779B97F4A7C15ULL) >> (64 - nm->bucket_bits));
 }
 
 static void link_pattern(pii_names *nm, int32_t idx)
@@ -76,6 +76,8 @@ static int rehash(pii_names *nm, size_t nbuckets)
     free(nm->heads);
     nm->heads = heads;
     nm->nbuckets = nbuckets;
+    nm->bucket_bits = 0;
+    while (((size_t)1 << nm->bucket_bits) < nbuckets) nm->bucket_bits++;
     for (size_t i = 0; i < nbuckets; i++) heads[i] = -1;
     for (size_t i = 0; i < nm->npats; i++) link_pattern(nm, (int32_t)i);
     return 0;

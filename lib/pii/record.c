@@ -27,21 +27,6 @@ static const char *skip_ws(const char *p, const char *end)
     return p;
 }
 
-/* p at an opening quote: returns the byte after the closing one. */
-static const char *string_end(const char *p, const char *end, int *escaped)
-{
-    p++;
-    while (p < end) {
-        const char *q = memchr(p, '"', (size_t)(end - p));
-        if (!q) return end;
-        const char *b = memchr(p, '\\', (size_t)(q - p));
-        if (!b) return q + 1;
-        *escaped = 1;
-        p = b + 2;
-    }
-    return end;
-}
-
 static int is_skipped(const pii_masker *m, const char *key, size_t n)
 {
     if (n == 0 || !(m->skip_first[(unsigned char)key[0]])) return 0;
@@ -163,7 +148,7 @@ static const char *walk_value(walk *w, const char *p, int in_scope, uint64_t act
     if (p >= w->end) return p;
     if (*p == '"') {
         int escaped = 0;
-        const char *q = string_end(p, w->end, &escaped);
+        const char *q = json_string_end(p, w->end, &escaped);
         if (in_scope && mask_string(w, p, q, escaped) != 0) return NULL;
         return q;
     }
@@ -178,7 +163,7 @@ static const char *walk_value(walk *w, const char *p, int in_scope, uint64_t act
             uint64_t child_active = 0;
             if (object) {
                 int escaped = 0;
-                const char *k1 = string_end(p, w->end, &escaped);
+                const char *k1 = json_string_end(p, w->end, &escaped);
                 const char *key = p + 1;
                 size_t klen = (size_t)(k1 - p - 2);
                 if (m->nfields) child_active = step_fields(m, active, depth, key, klen, 0, &complete);
