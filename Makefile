@@ -155,10 +155,13 @@ demo-run:
 	@$(BUILD)/bin/kakao-parse -v -o $(D)/messages.jsonl $(D)/talk.txt; head -2 $(D)/messages.jsonl
 	@echo
 	@echo "== conversations (a silence of 20 minutes ends one) for a bot that talks like the owner,"
-	@echo "   split 90:10 with each conversation whole"
+	@echo "   personal data masked (the people's names learnt from the messages), then split"
+	@echo "   90:10 with each conversation whole"
 	@echo '$$ kakao-parse -v --emit conversations --me 정민준 --gap 20m $(D)/talk.txt |'
+	@echo '    pii-mask -v --speakers-from $(D)/messages.jsonl --report $(D)/pii-report.json |'
 	@echo '    split -v --ratio 0.9,0.1 --exact --key meta.conversation --out $(D)/chat'
 	@$(BUILD)/bin/kakao-parse -v --emit conversations --me 정민준 --gap 20m $(D)/talk.txt | \
+	  $(BUILD)/bin/pii-mask -v --speakers-from $(D)/messages.jsonl --report $(D)/pii-report.json | \
 	  $(BUILD)/bin/split -v --ratio 0.9,0.1 --exact --key meta.conversation --out $(D)/chat
 	@echo '$$ head -c 300 $(D)/chat.train.jsonl'
 	@head -c 300 $(D)/chat.train.jsonl; echo ...

@@ -62,6 +62,8 @@ for b in "${builds[@]}"; do
     suite "man examples ($b)" tests/man-examples.sh "$b/bin"
     suite "conformance/kakaoship ($b)" tests/conformance/kakaoship.sh "$b/bin"
     suite "conformance/kakao-viewer ($b)" tests/conformance/kakao-viewer.sh "$b/bin"
+    suite "conformance/pii-kakaoship ($b)" tests/conformance/pii-kakaoship.sh "$b/bin"
+    suite "pii corpus ($b)" tests/pii/eval.sh "$b/bin"
 done
 suite "schema cases" tests/schema/run-cases.sh
 suite "man pages" tests/man-check.sh

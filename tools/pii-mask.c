@@ -30,6 +30,8 @@ static void usage(FILE *f)
           "                          skipped: id ts src kind role type lang model\n"
           "                          source_id conversation path video start end)\n"
           "      --names FILE        names to mask, one per line (# comments)\n"
+          "      --speakers-from FILE  learn the names of chat-message records in FILE\n"
+          "                          (kakao-parse output) without masking it\n"
           "      --speakers MODE     names from the records' speaker fields: prescan\n"
           "                          (default: read all input first), stream (from each\n"
           "                          speaker's first record on) or off\n"
@@ -50,6 +52,7 @@ static void usage(FILE *f)
 enum {
     OPT_SKIP_KEY = SFT_OPT_FIRST_TOOL,
     OPT_NAMES,
+    OPT_SPEAKERS_FROM,
     OPT_SPEAKERS,
     OPT_KEY_FILE,
     OPT_REPORT,
@@ -61,6 +64,7 @@ static const struct option long_options[] = {
     {"field", required_argument, NULL, 'f'},
     {"skip-key", required_argument, NULL, OPT_SKIP_KEY},
     {"names", required_argument, NULL, OPT_NAMES},
+    {"speakers-from", required_argument, NULL, OPT_SPEAKERS_FROM},
     {"speakers", required_argument, NULL, OPT_SPEAKERS},
     {"style", required_argument, NULL, 's'},
     {"key-file", required_argument, NULL, OPT_KEY_FILE},
@@ -318,7 +322,8 @@ int main(int argc, char **argv)
     enum speakers_mode speakers = SPEAKERS_PRESCAN;
     const char *output = "-", *report_path = NULL, *key_file = NULL;
     const char *fields[64], *skip_keys[64], *names_files[16];
-    int nfields = 0, nskip = 0, nnames = 0, spans = 0;
+    char *speaker_files[16];
+    int nfields = 0, nskip = 0, nnames = 0, nspeaker_files = 0, spans = 0;
     int opt, rc;
     char err[300];
 
@@ -339,6 +344,10 @@ int main(int argc, char **argv)
         case OPT_NAMES:
             if (nnames == 16) return sft_usage_error("too many --names options (at most 16)");
             names_files[nnames++] = optarg;
+            break;
+        case OPT_SPEAKERS_FROM:
+            if (nspeaker_files == 16) return sft_usage_error("too many --speakers-from options (at most 16)");
+            speaker_files[nspeaker_files++] = optarg;
             break;
         case OPT_SPEAKERS:
             if (strcmp(optarg, "prescan") == 0) speakers = SPEAKERS_PRESCAN;
@@ -369,7 +378,8 @@ int main(int argc, char **argv)
     if (spans && !report_path) return sft_usage_error("--spans needs --report FILE");
     if (key_file && style != PII_STYLE_PSEUDO) return sft_usage_error("--key-file applies to --style pseudo");
     int names_on = (detectors & PII_BIT(PII_NAME)) != 0;
-    if (nnames && !names_on) return sft_usage_error("--names given but the name type is off");
+    if ((nnames || nspeaker_files) && !names_on)
+        return sft_usage_error("--names or --speakers-from given but the name type is off");
     if ((rc = check_files(output, report_path, run.rejects_path, argv + optind, argc - optind)) != 0) return rc;
 
     pii_masker *m = pii_masker_new(detectors);
@@ -400,6 +410,21 @@ int main(int argc, char **argv)
     for (int i = 0; i < nskip && !status; i++)
         if (pii_skip_key(m, skip_keys[i]) != 0) status = out_of_memory();
     for (int i = 0; i < nnames && !status; i++) status = read_names(m, names_files[i]);
+    if (!nspeaker_files || status) goto inputs_ready;
+    {
+        size_t nfrom;
+        sft_input *from = sft_inputs_new(speaker_files, (size_t)nspeaker_files, &nfrom);
+        if (!from) status = out_of_memory();
+        if (!status) status = sft_inputs_check(from, nfrom);
+        if (!status) {
+            sft_run scan = run;
+            scan.progress = 0;
+            scan.on_error = SFT_ON_ERROR_SKIP;
+            status = sft_each_record(&scan, from, nfrom, learn_record, m);
+        }
+        sft_inputs_free(from, nfrom);
+    }
+inputs_ready:
     if (status) goto done;
 
     inputs = sft_inputs_new(argv + optind, (size_t)(argc - optind), &ninputs);

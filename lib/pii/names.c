@@ -299,3 +299,85 @@ int pii_names_find(pii_masker *m, const unsigned char *s, size_t n, size_t i, si
     }
     return 0;
 }
+
+/* Adds name[0..n) trimmed of spaces as a speaker. */
+static int add_trimmed(pii_masker *m, const char *name, size_t n)
+{
+    while (n && name[0] == ' ') name++, n--;
+    while (n && (name[n - 1] == ' ' || name[n - 1] == '.')) n--;
+    return n ? pii_add_speaker(m, name, n) : 0;
+}
+
+static int ends_with_text(const char *s, size_t n, const char *suffix)
+{
+    size_t len = strlen(suffix);
+    return n >= len && memcmp(s + n - len, suffix, len) == 0;
+}
+
+/* Korean: "A님이 B님과 C님을 초대했습니다." "A님이 나갔습니다." — the names
+ * are what stands before 님 + a particle. */
+static int system_names_ko(pii_masker *m, const char *s, size_t n)
+{
+    static const char *const verbs[] = {"초대했습니다.", "초대하였습니다.", "나갔습니다.", "들어왔습니다.",
+                                        "내보냈습니다.", "퇴장하셨습니다.", "입장하셨습니다.", NULL};
+    const char *const *v;
+    for (v = verbs; *v && !ends_with_text(s, n, *v); v++) {}
+    if (!*v) return 0;
+    int added = 0;
+    size_t cut = 0;
+    for (size_t i = 0; i + 6 <= n; i++) {
+        if (memcmp(s + i, "님", 3) != 0) continue;
+        const char *p = s + i + 3;
+        size_t rest = n - i - 3;
+        size_t len = 0;
+        if (rest >= 3 && (memcmp(p, "이", 3) == 0 || memcmp(p, "과", 3) == 0 || memcmp(p, "을", 3) == 0 ||
+                          memcmp(p, "와", 3) == 0 || memcmp(p, "를", 3) == 0))
+            len = 3;
+        else if (rest >= 1 && p[0] == ',')
+            len = 1;
+        if (!len || (rest > len && p[len] != ' ')) continue;
+        int r = add_trimmed(m, s + cut, i - cut);
+        if (r < 0) return -1;
+        added += r;
+        cut = i + 3 + len;
+        i = cut - 1;
+    }
+    return added;
+}
+
+/* English: "A invited B, C and D." "A joined this chatroom." */
+static int system_names_en(pii_masker *m, const char *s, size_t n)
+{
+    static const char *const tails[] = {" joined this chatroom.", " left this chatroom.",
+                                        " has been removed from this chatroom.", " left the chatroom.", NULL};
+    for (const char *const *t = tails; *t; t++)
+        if (ends_with_text(s, n, *t)) return add_trimmed(m, s, n - strlen(*t));
+    const char *inv = memmem(s, n, " invited ", 9);
+    if (!inv) return 0;
+    int added = add_trimmed(m, s, (size_t)(inv - s));
+    if (added < 0) return -1;
+    const char *p = inv + 9, *end = s + n;
+    while (p < end) {
+        /* the next ", " or " and" ends this name */
+        const char *q = p, *stop = end;
+        for (; q < end; q++) {
+            if ((q[0] == ',' && q + 1 < end && q[1] == ' ') ||
+                (end - q >= 4 && memcmp(q, " and", 4) == 0 && (end - q == 4 || q[4] == ' ' || q[4] == '.'))) {
+                stop = q;
+                break;
+            }
+        }
+        int r = add_trimmed(m, p, (size_t)(stop - p));
+        if (r < 0) return -1;
+        added += r;
+        if (stop == end) break;
+        p = stop + (stop[0] == ',' ? 2 : 4);
+    }
+    return added;
+}
+
+int pii_add_system_names(pii_masker *m, const char *text, size_t n)
+{
+    int r = system_names_ko(m, text, n);
+    return r != 0 ? r : system_names_en(m, text, n);
+}

@@ -94,6 +94,12 @@ int pii_add_name(pii_masker *m, const char *s, size_t n);
 int pii_add_speaker(pii_masker *m, const char *s, size_t n);
 size_t pii_name_count(const pii_masker *m);
 
+/* Adds the people that a KakaoTalk system message names ("A님이 B님과
+ * C님을 초대했습니다.", "A invited B and C.", "A left this chatroom."),
+ * which is how the owner of an Android export, never a speaker there,
+ * shows up. Returns the patterns added (0 for other texts), -1 (ENOMEM). */
+int pii_add_system_names(pii_masker *m, const char *text, size_t n);
+
 /* Finds personal data in the valid UTF-8 text s[0..n). *spans points to
  * the found values, sorted and not overlapping, valid until the next call
  * on m. Returns their number, or -1 (ENOMEM). */
@@ -140,9 +146,10 @@ typedef struct {
 int pii_mask_record(pii_masker *m, const char *json, size_t n, sft_buf *out,
                     pii_record_result *res);
 
-/* Adds the top-level "speaker" string of the record json[0..n) as a
- * speaker (pii_add_speaker()). Returns what that returns, 0 when the record
- * has no speaker. */
+/* Learns names from a chat-message record json[0..n): its top-level
+ * "speaker" (pii_add_speaker()) and, for "kind":"system" records, the
+ * people its "text" names (pii_add_system_names()). Returns the patterns
+ * added, 0 when there are none, -1 on ENOMEM. */
 int pii_learn_speaker(pii_masker *m, const char *json, size_t n);
 
 #endif

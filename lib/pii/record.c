@@ -227,22 +227,15 @@ int pii_mask_record(pii_masker *m, const char *json, size_t n, sft_buf *out, pii
     return 1;
 }
 
-int pii_learn_speaker(pii_masker *m, const char *json, size_t n)
+/* Whether a string was already learnt from (one probe in a hash set). */
+static int seen_before(pii_masker *m, const char *s, size_t n, int *err)
 {
-    if (!memmem(json, n, "\"speaker\"", 9)) return 0;
-    static char seg0[] = "speaker";
-    static char *segs[] = {seg0};
-    static size_t lens[] = {7};
-    json_path path = {1, segs, lens};
-    json_value v;
-    if (!json_get(json, n, &path, &v) || v.type != JSON_STRING) return 0;
-    m->scratch.len = 0;
-    if (json_string_decode(&v, &m->scratch) != 0) return -1;
-    uint64_t h = xxh64(m->scratch.p, m->scratch.len, 0x7370656b) | 1;
+    uint64_t h = xxh64(s, n, 0x7370656b) | 1;
+    *err = 0;
     if (m->nseen * 2 >= m->seencap) {
         size_t cap = m->seencap ? m->seencap * 2 : 64;
         uint64_t *seen = calloc(cap, sizeof *seen);
-        if (!seen) return -1;
+        if (!seen) { *err = 1; return 0; }
         for (size_t i = 0; i < m->seencap; i++) {
             if (!m->seen[i]) continue;
             size_t k = m->seen[i] & (cap - 1);
@@ -255,8 +248,39 @@ int pii_learn_speaker(pii_masker *m, const char *json, size_t n)
     }
     size_t k = h & (m->seencap - 1);
     while (m->seen[k] && m->seen[k] != h) k = (k + 1) & (m->seencap - 1);
-    if (m->seen[k]) return 0;
+    if (m->seen[k]) return 1;
     m->seen[k] = h;
     m->nseen++;
-    return pii_add_speaker(m, m->scratch.p ? m->scratch.p : "", m->scratch.len);
+    return 0;
+}
+
+static int learn_string(pii_masker *m, const char *json, size_t n, const json_path *path, int system)
+{
+    json_value v;
+    if (!json_get(json, n, path, &v) || v.type != JSON_STRING) return 0;
+    m->scratch.len = 0;
+    if (json_string_decode(&v, &m->scratch) != 0) return -1;
+    const char *s = m->scratch.p ? m->scratch.p : "";
+    int err;
+    if (seen_before(m, s, m->scratch.len, &err)) return 0;
+    if (err) return -1;
+    return system ? pii_add_system_names(m, s, m->scratch.len) : pii_add_speaker(m, s, m->scratch.len);
+}
+
+int pii_learn_speaker(pii_masker *m, const char *json, size_t n)
+{
+    static char speaker[] = "speaker", text[] = "text";
+    static char *speaker_seg[] = {speaker}, *text_seg[] = {text};
+    static size_t speaker_len[] = {7}, text_len[] = {4};
+    static const json_path speaker_path = {1, speaker_seg, speaker_len}, text_path = {1, text_seg, text_len};
+    int added = 0, r;
+    if (memmem(json, n, "\"speaker\"", 9)) {
+        if ((r = learn_string(m, json, n, &speaker_path, 0)) < 0) return -1;
+        added += r;
+    }
+    if (memmem(json, n, "\"kind\":\"system\"", 15)) {
+        if ((r = learn_string(m, json, n, &text_path, 1)) < 0) return -1;
+        added += r;
+    }
+    return added;
 }

@@ -173,6 +173,23 @@ static void test_learn_speaker(void **state)
     pii_masker_free(m);
 }
 
+/* Join and invite lines name people who may never speak. */
+static void test_system_names(void **state)
+{
+    (void)state;
+    pii_masker *m = pii_masker_new(PII_DEFAULT_DETECTORS);
+    const char *ko = "박영우 소마님이 김민기님과 수ㅈ님을 초대했습니다.";
+    assert_int_equal(pii_add_system_names(m, ko, strlen(ko)), 5); /* 박영우 영우 김민기 민기 수ㅈ */
+    const char *en = "Jay Park invited 이서연, Tom and 회원님.";
+    assert_int_equal(pii_add_system_names(m, en, strlen(en)), 6); /* Jay Park Jay Park 이서연 서연 Tom */
+    const char *left = "Stewie left this chatroom.";
+    assert_int_equal(pii_add_system_names(m, left, strlen(left)), 1);
+    const char *other = "민기님이 좋아합니다.";
+    assert_int_equal(pii_add_system_names(m, other, strlen(other)), 0);
+    assert_string_equal(masked(m, "민기형, 서연아, tom이랑 stewie"), "[NAME]형, [NAME]아, [NAME]이랑 [NAME]");
+    pii_masker_free(m);
+}
+
 /* Detectors that are off find nothing, but a recognised number still
  * keeps its digits from being taken for something else. */
 static void test_detectors_off(void **state)
@@ -193,6 +210,7 @@ int main(void)
         cmocka_unit_test(test_fields),
         cmocka_unit_test(test_pseudonyms),
         cmocka_unit_test(test_learn_speaker),
+        cmocka_unit_test(test_system_names),
         cmocka_unit_test(test_detectors_off),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
