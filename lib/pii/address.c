@@ -194,19 +194,17 @@ int pii_try_address(pii_masker *m, const unsigned char *s, size_t n, size_t num,
     size_t ne = number_end(s, n, num);
     if (ne == num || ne - num > 11) return 0;
 
-    /* A lone unit: 101동 1203호 (after a building's name, if any). */
-    if (starts(s, ne, n, "동")) {
+    /* A unit of a named apartment block: 래미안아파트 101동 1203호 (a bare
+     * "12동 507호" may be a meeting room). */
+    if (starts(s, ne, n, "동") && num > 1 && s[num - 1] == ' ') {
         size_t q = ne + 3;
         if (q < n && s[q] == ' ') q++;
         size_t d = number_end(s, n, q);
-        if (d > q && (starts(s, d, n, "호") || starts(s, d, n, "층"))) {
-            size_t a = num;
-            if (a > 1 && s[a - 1] == ' ') {
-                size_t w = word_start(s, a - 1);
-                if (ends_with_any(s, w, a - 1, building_suffixes)) a = w;
-            }
+        size_t w = word_start(s, num - 1);
+        if (d > q && (starts(s, d, n, "호") || starts(s, d, n, "층")) &&
+            ends_with_any(s, w, num - 1, building_suffixes)) {
             *end = d + 3;
-            return pii_add_span(m, a, *end, PII_ADDRESS, 0, -1) ? -1 : 1;
+            return pii_add_span(m, w, *end, PII_ADDRESS, 0, -1) ? -1 : 1;
         }
     }
 

@@ -14,6 +14,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "pii/internal.h"
 #include "pii/places.h"
@@ -85,7 +86,8 @@ static size_t build_token(const unsigned char *s, size_t n, size_t i, numtok *t)
     t->left_ok = 1;
     if (pii_is_alnum(p) || p == '@' || p == '_') {
         t->left_ok = 0;
-    } else if (st >= 2 && pii_is_digit(s[st - 2])) {
+    } else if (st >= 2 && (pii_is_digit(s[st - 2]) || (p == '-' && pii_is_alpha(s[st - 2])))) {
+        /* 1.5, 12:30, the 1840 of BFVZ-1840-0156 */
         if (p == '.' || p == ':' || p == '-') t->left_ok = 0;
         if (p == ',' && t->ng == 1 && t->e[0] - t->b[0] == 3) t->left_ok = 0;
     }
@@ -174,6 +176,17 @@ static int rrn_sum(const char *d)
     return sum;
 }
 
+static int this_year(void)
+{
+    static int year;
+    if (!year) {
+        time_t now = time(NULL);
+        struct tm tm;
+        year = gmtime_r(&now, &tm) ? tm.tm_year + 1900 : 2026;
+    }
+    return year;
+}
+
 static int days_in_month(int year, int month)
 {
     static const int dim[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -192,6 +205,7 @@ static int registration_type(const char *d, int *strong)
     int dd = (d[4] - '0') * 10 + (d[5] - '0');
     static const int century[10] = {1800, 1900, 1900, 2000, 2000, 1900, 1900, 2000, 2000, 1800};
     if (mm < 1 || mm > 12 || dd < 1 || dd > days_in_month(century[g] + yy, mm)) return -1;
+    if (century[g] + yy > this_year()) return -1; /* born in the future: a product code */
     int sum = rrn_sum(d), check = d[12] - '0';
     if (g >= 5 && g <= 8) {
         *strong = check == (11 - sum % 11) % 10 || check == (13 - sum % 11) % 10;
@@ -225,6 +239,14 @@ static void context_window(const numtok *t, size_t a, size_t b, size_t *wa, size
     *wb = b + 24 < t->n ? b + 24 : t->n;
 }
 
+static const char *const card_context[] = {"카드", "card", "Card", "CARD", NULL};
+/* Labels of numbers that are not personal data. */
+static const char *const not_card_context[] = {
+    "주문", "송장", "운송장", "배송", "택배", "예약번호", "접수번호", "거래번호", "회원번호", "승인번호",
+    "영수증", "쿠폰", "기프티콘", "상품권", "일련번호", "시리얼", "바코드", "상품코드", "제품코드", "품번",
+    "문서번호", "ISBN", "PIN", "order", "Order", "tracking", "serial", "barcode", NULL,
+};
+
 /* ---- the number detectors: each returns the groups it took, or 0 ---- */
 
 static int try_registration(pii_masker *m, const numtok *t, int g)
@@ -238,6 +260,8 @@ static int try_registration(pii_masker *m, const numtok *t, int g)
     if (k && end_ok(t, g, k) && gather(t, g, k, d, 13, bounds, &nb) == 13) {
         int strong, type = registration_type(d, &strong);
         if (type < 0) return 0;
+        /* An unbroken 13 digits after 바코드, 주문번호…: not a person's. */
+        if (k == 1 && has_word(t->s, t->b[g] > 24 ? t->b[g] - 24 : 0, t->b[g], not_card_context)) return 0;
         /* Recognised but not wanted (an FRN when only rrn is on) still
          * claims its digits, so they are not taken for something else. */
         if (!(m->detectors & PII_BIT(type))) return k;
@@ -274,43 +298,48 @@ static int bare_card_length(const char *p)
     return 0;
 }
 
-static const char *const card_context[] = {"카드", "card", "Card", "CARD", NULL};
-static const char *const not_card_context[] = {
-    "주문", "송장", "운송장", "배송", "택배", "예약번호", "접수번호", "order", "Order", "tracking", NULL,
-};
+
+/* Words around the number [a, b): "카드" before or after says yes; an
+ * order, parcel, coupon or barcode label right before it says no. Returns
+ * 1, -1 or 0 (neither). */
+static int card_words(const numtok *t, size_t a, size_t b)
+{
+    size_t wa, wb;
+    context_window(t, a, b, &wa, &wb);
+    if (has_word(t->s, wa, wb, card_context)) return 1;
+    return has_word(t->s, a > 20 ? a - 20 : 0, a, not_card_context) ? -1 : 0;
+}
 
 static int try_card(pii_masker *m, const numtok *t, int g)
 {
-    static const int shapes[][6] = {
-        {5, 4, 4, 4, 4, 3}, {4, 4, 4, 4, 4}, {3, 4, 6, 5}, {3, 4, 6, 4},
-    };
     char d[24];
     int bounds[8], nb;
-    for (size_t s = 0; s < sizeof shapes / sizeof shapes[0]; s++) {
-        int k = shapes[s][0];
-        if (g + k > t->ng) continue;
-        int fits = 1;
-        char sep = k > 1 ? sepc(t, g + 1) : 0;
-        for (int i = 0; i < k && fits; i++) {
-            if (glen(t, g + i) != shapes[s][i + 1]) fits = 0;
-            if (i > 0 && (sepc(t, g + i) != sep || t->b[g + i] - t->e[g + i - 1] != 1)) fits = 0;
-        }
-        if (!fits || (sep != '-' && sep != ' ') || !end_ok(t, g, k)) continue;
-        int nd = gather(t, g, k, d, 24, bounds, &nb);
-        if (nd > 0 && luhn_ok(d, nd))
+    /* Groups with one kind of separator: 4-4-4-4, 4-6-5, 4-4-5, 6-13,
+     * 4-4-4-4-3…: 13 to 19 digits that pass Luhn. Without a word about
+     * cards nearby, the first digit must be one issuers use. */
+    char sep = g + 1 < t->ng ? sepc(t, g + 1) : 0;
+    if (sep == '-' || sep == ' ') {
+        int nd = glen(t, g), k = 1;
+        while (g + k < t->ng && k < 5 && sepc(t, g + k) == sep && t->b[g + k] - t->e[g + k - 1] == 1 &&
+               glen(t, g + k) >= 3 && nd + glen(t, g + k) <= 19)
+            nd += glen(t, g + k++);
+        for (; k >= 2; k--) {
+            if (!end_ok(t, g, k) || glen(t, g) < 4 || glen(t, g) > 6) continue;
+            nd = gather(t, g, k, d, 24, bounds, &nb);
+            if (nd < 13 || nd > 19 || !luhn_ok(d, nd)) continue;
+            int words = card_words(t, t->b[g], t->e[g + k - 1]);
+            if (words < 0 || (words == 0 && !strchr("234569", d[0]))) continue;
             return pii_add_span(m, span_start(t, g), t->e[g + k - 1], PII_CARD, 1, -1) ? -1 : k;
-    }
-    /* Unbroken: the length that the issuer's range uses, and nothing
-     * around that says it is an order or a parcel. */
-    int len = glen(t, g);
-    if (len >= 14 && len <= 19 && end_ok(t, g, 1)) {
-        const char *p = (const char *)t->s + t->b[g];
-        if (bare_card_length(p) == len && luhn_ok(p, len)) {
-            size_t wa, wb, a = t->b[g];
-            context_window(t, a, t->e[g], &wa, &wb);
-            if (has_word(t->s, wa, a, card_context) || !has_word(t->s, wa, a, not_card_context))
-                return pii_add_span(m, span_start(t, g), t->e[g], PII_CARD, 1, -1) ? -1 : 1;
         }
+    }
+    /* Unbroken: the length that the issuer's range uses, or any length
+     * from 13 to 19 after a word about cards. */
+    int len = glen(t, g);
+    if (len >= 13 && len <= 19 && end_ok(t, g, 1)) {
+        const char *p = (const char *)t->s + t->b[g];
+        int words = card_words(t, t->b[g], t->e[g]);
+        if (luhn_ok(p, len) && (words > 0 || (words == 0 && bare_card_length(p) == len)))
+            return pii_add_span(m, span_start(t, g), t->e[g], PII_CARD, 1, -1) ? -1 : 1;
     }
     return 0;
 }
@@ -397,6 +426,18 @@ static int national_ok(const char *d, int nd, const int *bounds, int nb)
 /* Units that make 1588-1234 a range of years or prices, not a number. */
 static const char *const range_units[] = {"년", "원", "명", "개", "건", "회", "m", "k", NULL};
 
+static int company_prefix(const char *d)
+{
+    static const char *const prefixes = "1522 1533 1544 1551 1566 1577 1588 1599 1600 1611 1644 1661 1666 "
+                                        "1668 1670 1688 1800 1811 1833 1855 1866 1877 1899";
+    char p[5] = {d[0], d[1], d[2], d[3], 0};
+    return strstr(prefixes, p) != NULL;
+}
+
+static const char *const phone_words[] = {
+    "전화", "연락처", "고객센터", "대표번호", "콜센터", "문의", "번호", "tel", "Tel", "TEL", "phone", "Phone", NULL,
+};
+
 static int try_phone(pii_masker *m, const numtok *t, int g)
 {
     char d[40], nat[40];
@@ -422,12 +463,23 @@ static int try_phone(pii_masker *m, const numtok *t, int g)
                 return pii_add_span(m, span_start(t, g), t->e[g + k - 1], PII_PHONE, 1, -1) ? -1 : k;
             continue;
         }
-        if (national_ok(d, nd, bounds, nb))
+        if (national_ok(d, nd, bounds, nb)) {
+            /* Unbroken: not after 송장번호 and the like, and a landline's
+             * number after the area code starts with 2-9. */
+            if (nb == 0 && (has_word(t->s, t->b[g] > 24 ? t->b[g] - 24 : 0, t->b[g], not_card_context) ||
+                            (d[1] >= '2' && d[1] <= '6' && !(d[1] == '5' && d[2] == '0') &&
+                             d[d[1] == '2' ? 2 : 3] < '2')))
+                continue;
             return pii_add_span(m, span_start(t, g), t->e[g + k - 1], PII_PHONE, 1, -1) ? -1 : k;
-        /* Company numbers 1588-1234: always written with a separator. */
-        if (k == 2 && nd == 8 && d[0] == '1' && (d[1] == '5' || d[1] == '6' || d[1] == '8') &&
-            bounds[0] == 4 && t->b[g + 1] - t->e[g] == 1) {
-            size_t a = span_start(t, g), b = t->e[g + 1];
+        }
+        /* Company numbers 1588-1234: an assigned prefix, the whole
+         * token, and a separator unless a word about phones is near. */
+        /* (1534 7082 2298 1622 is a voucher: space-joined groups go on.) */
+        int voucher = g + k < t->ng && sepc(t, g + 1) == ' ' && glen(t, g + k) == 4;
+        if (nd == 8 && company_prefix(d) && !voucher &&
+            ((k == 2 && bounds[0] == 4 && t->b[g + 1] - t->e[g] == 1) ||
+             (k == 1 && has_word(t->s, t->b[g] > 24 ? t->b[g] - 24 : 0, t->b[g], phone_words)))) {
+            size_t a = span_start(t, g), b = t->e[g + k - 1];
             if (a > 0 && t->s[a - 1] == '~') continue;
             int unit = b + 1 < t->n && t->s[b] == '~' && pii_is_digit(t->s[b + 1]); /* 1500-1600~1700 */
             for (const char *const *u = range_units; *u; u++)
@@ -443,6 +495,7 @@ static const char *const version_words[] = {"버전", "version", "Version", "VER
 static int try_ip(pii_masker *m, const numtok *t, int g)
 {
     if (g + 4 > t->ng) return 0;
+    if (!start_ok(t, g) && !(g == 0 && t->start > 0 && t->s[t->start - 1] == '@')) return 0; /* root@10.0.0.1 */
     /* 192.168.0.1:8080 — a port may follow. */
     int port = g + 4 == t->ng && t->end + 1 < t->n && t->s[t->end] == ':' && pii_is_digit(t->s[t->end + 1]);
     if (!port && !end_ok(t, g, 4)) return 0;
@@ -464,15 +517,21 @@ static int try_ip(pii_masker *m, const numtok *t, int g)
  * also common words (우리 "we", 하나 "one") count only right before it. */
 static const char *const account_context[] = {
     "계좌", "입금", "송금", "이체", "예금주", "은행", "뱅크", "통장", "농협", "신한", "카뱅",
-    "새마을", "우체국", "수협", "신협", "씨티", "SC제일", "케이뱅크", "토스", "account", "Account",
+    "새마을", "우체국은행", "수협", "신협", "씨티", "SC제일", "케이뱅크", "케뱅", "토스뱅크", "account", "Account",
     "KB", "NH", "IBK", NULL,
 };
-static const char *const account_short[] = {"국민", "우리", "하나", "기업", "산업", "제일", "부산", "대구", "광주", "경남", "전북", "제주", NULL};
+static const char *const account_short[] = {"국민", "우리", "하나", "기업", "산업", "제일", "부산", "대구", "광주", "경남", "전북", "제주", "토스", "우체국", NULL};
 
 static int try_account(pii_masker *m, const numtok *t, int g)
 {
+    /* Groups joined by "-", or by single spaces right after a bank's name
+     * or the word 계좌 (신한 110 123 456789). */
+    size_t a0 = span_start(t, g);
+    int close = has_word(t->s, a0 > 16 ? a0 - 16 : 0, a0, account_context) ||
+                has_word(t->s, a0 > 8 ? a0 - 8 : 0, a0, account_short);
     int k = 1, nd = glen(t, g);
-    while (g + k < t->ng && k < 5 && sepc(t, g + k) == '-' && t->b[g + k] - t->e[g + k - 1] == 1) {
+    while (g + k < t->ng && k < 5 && t->b[g + k] - t->e[g + k - 1] == 1 &&
+           (sepc(t, g + k) == '-' || (close && sepc(t, g + k) == ' '))) {
         nd += glen(t, g + k);
         k++;
     }
@@ -480,9 +539,9 @@ static int try_account(pii_masker *m, const numtok *t, int g)
     if (k == 0 || nd < 10 || nd > 16 || (k == 1 && nd > 14)) return 0;
     /* 012-393-5209 is a wrong phone number, not an account. */
     if (k == 3 && t->s[t->b[g]] == '0' && glen(t, g) <= 3 && glen(t, g + 2) == 4) return 0;
-    size_t a = span_start(t, g), b = t->e[g + k - 1], wa, wb;
-    context_window(t, a, b, &wa, &wb);
-    int found = has_word(t->s, wa, wb, account_context);
+    size_t a = span_start(t, g), b = t->e[g + k - 1];
+    size_t wa = a > 36 ? a - 36 : 0, wb = b + 24 < t->n ? b + 24 : t->n;
+    int found = close || has_word(t->s, wa, wb, account_context);
     if (!found) {
         size_t p = a;
         while (p > 0 && (t->s[p - 1] == ' ' || t->s[p - 1] == ':')) p--;
@@ -491,8 +550,9 @@ static int try_account(pii_masker *m, const numtok *t, int g)
             if (p >= len && memcmp(t->s + p - len, *w, len) == 0) found = 1;
         }
     }
-    /* 운송장 4673915930589: named as something else right before it. */
-    if (!found || has_word(t->s, a > 16 ? a - 16 : 0, a, not_card_context)) return 0;
+    /* 운송장 4673915930589, 거래번호 2024-0315-123456: named as something
+     * else right before it. */
+    if (!found || has_word(t->s, a > 24 ? a - 24 : 0, a, not_card_context)) return 0;
     return pii_add_span(m, a, b, PII_ACCOUNT, 0, -1) ? -1 : k;
 }
 
@@ -502,7 +562,12 @@ static int scan_number(pii_masker *m, const unsigned char *s, size_t n, size_t i
     *end = build_token(s, n, i, &t);
     unsigned det = m->detectors;
     for (int g = 0; g < t.ng;) {
-        if (!start_ok(&t, g)) { g++; continue; }
+        if (!start_ok(&t, g)) {
+            int k = g == 0 && (det & PII_BIT(PII_IP)) ? try_ip(m, &t, g) : 0;
+            if (k < 0) return -1;
+            g += k ? k : 1;
+            continue;
+        }
         int k = 0;
         if (det & (PII_BIT(PII_RRN) | PII_BIT(PII_FRN))) k = try_registration(m, &t, g);
         if (!k && (det & PII_BIT(PII_CARD))) k = try_card(m, &t, g);

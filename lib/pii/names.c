@@ -16,7 +16,7 @@
 /* Speaker labels that are not names, and words people are called by that
  * are common words too. */
 static const char *const not_names[] = {
-    "회원님", "나", "저", "내", "you", "me", "알 수 없음", "(알수없음)", "알수없음", "unknown",
+    "회원님", "나", "저", "내", "you", "me", "알 수 없음", "(알 수 없음)", "(알수없음)", "알수없음", "unknown",
     "방장봇", "오픈채팅봇", "카카오톡", "kakaotalk", "엄마", "아빠", "언니", "오빠", "누나", "형",
     "동생", "여보", "자기", "남편", "아내", "와이프", "할머니", "할아버지", "이모", "삼촌", "고모",
     "친구", "선생님", "팀장님", "사장님", "부장님", "과장님", "대리님", "선배", "후배", "멘토님",
@@ -263,7 +263,7 @@ int pii_add_speaker(pii_masker *m, const char *speaker, size_t n)
                 while (k < i && pii_is_alpha(s[k])) k++;
                 if (k != i) continue;
             }
-            if (add_pattern(nm, s + a, len, canon, tlatin ? 2 : 0) == -1) return -1;
+            if (add_pattern(nm, s + a, len, canon, tlatin ? 1 : 0) == -1) return -1;
         }
     }
     return (int)(nm->npats - before);
