@@ -271,8 +271,7 @@ static const char *skip_string(const char *p, const char *end)
     return json_string_end(p, end, &escaped);
 }
 
-/* Returns the byte after the value that starts at p. */
-static const char *skip_value(const char *p, const char *end)
+const char *json_skip_value(const char *p, const char *end)
 {
     if (*p == '"') return skip_string(p, end);
     if (*p != '{' && *p != '[') {
@@ -357,7 +356,7 @@ static const char *child(const char *p, const char *end, const char *seg, size_t
             p = skip_ws(p, end);
             p = skip_ws(p + 1, end); /* the ':' */
             if (match) return p;
-            p = skip_ws(skip_value(p, end), end);
+            p = skip_ws(json_skip_value(p, end), end);
             if (*p == '}') return NULL;
             p = skip_ws(p + 1, end); /* the ',' */
         }
@@ -368,7 +367,7 @@ static const char *child(const char *p, const char *end, const char *seg, size_t
     if (*p == ']') return NULL;
     for (size_t i = 0;; i++) {
         if (i == idx) return p;
-        p = skip_ws(skip_value(p, end), end);
+        p = skip_ws(json_skip_value(p, end), end);
         if (*p == ']') return NULL;
         p = skip_ws(p + 1, end);
     }
@@ -384,7 +383,7 @@ int json_get(const char *s, size_t n, const json_path *path, json_value *out)
     }
     out->type = type_at(p);
     out->p = p;
-    out->n = (size_t)(skip_value(p, end) - p);
+    out->n = (size_t)(json_skip_value(p, end) - p);
     return 1;
 }
 

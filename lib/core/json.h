@@ -74,6 +74,10 @@ int json_value_key(const json_value *v, sft_buf *b);
  * after its closing quote, and sets *escaped when it holds an escape. */
 const char *json_string_end(const char *p, const char *end, int *escaped);
 
+/* p at the first byte of a value in validated text: returns the byte
+ * after it. */
+const char *json_skip_value(const char *p, const char *end);
+
 /* Appends the decoded content of the string value v (quotes removed,
  * escapes resolved) to b. Returns 0, or -1 when out of memory. */
 int json_string_decode(const json_value *v, sft_buf *b);

@@ -527,6 +527,10 @@ static int try_account(pii_masker *m, const numtok *t, int g)
     /* Groups joined by "-", or by single spaces right after a bank's name
      * or the word 계좌 (신한 110 123 456789). */
     size_t a0 = span_start(t, g);
+    int most = glen(t, g); /* the most digits that "-" or " " could join */
+    for (int i = g + 1; i < t->ng && i < g + 5 && t->b[i] - t->e[i - 1] == 1 && sepc(t, i) != '.'; i++)
+        most += glen(t, i);
+    if (most < 10) return 0;
     int close = has_word(t->s, a0 > 16 ? a0 - 16 : 0, a0, account_context) ||
                 has_word(t->s, a0 > 8 ? a0 - 8 : 0, a0, account_short);
     int k = 1, nd = glen(t, g);

@@ -254,12 +254,10 @@ static int seen_before(pii_masker *m, const char *s, size_t n, int *err)
     return 0;
 }
 
-static int learn_string(pii_masker *m, const char *json, size_t n, const json_path *path, int system)
+static int learn_string(pii_masker *m, const json_value *v, int system)
 {
-    json_value v;
-    if (!json_get(json, n, path, &v) || v.type != JSON_STRING) return 0;
     m->scratch.len = 0;
-    if (json_string_decode(&v, &m->scratch) != 0) return -1;
+    if (json_string_decode(v, &m->scratch) != 0) return -1;
     const char *s = m->scratch.p ? m->scratch.p : "";
     int err;
     if (seen_before(m, s, m->scratch.len, &err)) return 0;
@@ -267,19 +265,45 @@ static int learn_string(pii_masker *m, const char *json, size_t n, const json_pa
     return system ? pii_add_system_names(m, s, m->scratch.len) : pii_add_speaker(m, s, m->scratch.len);
 }
 
+static int key_is(const char *k, const char *k1, const char *name, size_t len)
+{
+    return (size_t)(k1 - k) == len + 2 && memcmp(k + 1, name, len) == 0;
+}
+
 int pii_learn_speaker(pii_masker *m, const char *json, size_t n)
 {
-    static char speaker[] = "speaker", text[] = "text";
-    static char *speaker_seg[] = {speaker}, *text_seg[] = {text};
-    static size_t speaker_len[] = {7}, text_len[] = {4};
-    static const json_path speaker_path = {1, speaker_seg, speaker_len}, text_path = {1, text_seg, text_len};
+    /* One pass over the top-level members for speaker, kind and text. */
+    const char *p = json, *end = json + n;
+    json_value speaker = {0}, text = {0};
+    int system = 0;
+    while (p < end && *p != '{') p++;
+    p++;
+    for (;;) {
+        while (p < end && *p != '"' && *p != '}') p++;
+        if (p >= end || *p == '}') break;
+        int escaped = 0;
+        const char *k = p, *k1 = json_string_end(p, end, &escaped);
+        p = k1;
+        while (p < end && *p != ':') p++;
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')) p++;
+        const char *v1 = json_skip_value(p, end);
+        if (*p == '"') {
+            json_value v = {JSON_STRING, p, (size_t)(v1 - p)};
+            if (key_is(k, k1, "speaker", 7) && !speaker.p) speaker = v;
+            else if (key_is(k, k1, "text", 4) && !text.p) text = v;
+            else if (key_is(k, k1, "kind", 4) && v.n == 8 && memcmp(p, "\"system\"", 8) == 0) system = 1;
+        }
+        p = v1;
+        while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r' || *p == ',')) p++;
+    }
     int added = 0, r;
-    if (memmem(json, n, "\"speaker\"", 9)) {
-        if ((r = learn_string(m, json, n, &speaker_path, 0)) < 0) return -1;
+    if (speaker.p) {
+        if ((r = learn_string(m, &speaker, 0)) < 0) return -1;
         added += r;
     }
-    if (memmem(json, n, "\"kind\":\"system\"", 15)) {
-        if ((r = learn_string(m, json, n, &text_path, 1)) < 0) return -1;
+    if (system && text.p) {
+        if ((r = learn_string(m, &text, 1)) < 0) return -1;
         added += r;
     }
     return added;
