@@ -478,15 +478,17 @@ inputs_ready:
     }
 
 done:
-    if (st.report) {
-        if (spans) jw_end(&st.rw);
-        if (!status || status == SFT_EX_REJECTED) write_report_counts(&st, &run, detectors);
-        int e = sft_out_close(st.report, status == 0);
-        if (e && !status) status = sft_write_error(report_path, e);
-    }
+    /* The records first: when the report goes to /dev/stdout, it follows
+     * them. */
     if (st.out) {
         int e = sft_out_close(st.out, status == 0);
         if (e && !status) status = sft_write_error(strcmp(output, "-") ? output : "<stdout>", e);
+    }
+    if (st.report) {
+        if (spans) jw_end(&st.rw);
+        if (!status) write_report_counts(&st, &run, detectors);
+        int e = sft_out_close(st.report, status == 0);
+        if (e && !status) status = sft_write_error(report_path, e);
     }
     for (size_t i = 0; i < st.nfields; i++) free(st.fields[i].field);
     free(st.fields);

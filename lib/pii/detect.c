@@ -324,8 +324,11 @@ static int try_card(pii_masker *m, const numtok *t, int g)
                glen(t, g + k) >= 3 && nd + glen(t, g + k) <= 19)
             nd += glen(t, g + k++);
         for (; k >= 2; k--) {
-            if (!end_ok(t, g, k) || glen(t, g) < 4 || glen(t, g) > 6) continue;
+            if (!end_ok(t, g, k)) continue;
             nd = gather(t, g, k, d, 24, bounds, &nb);
+            /* 4-… as printed on cards, or 6-13 (19 digits); 900101-1234568
+             * is an RRN's shape, never a card's. */
+            if (!(glen(t, g) == 4 || (glen(t, g) == 6 && k == 2 && nd == 19))) continue;
             if (nd < 13 || nd > 19 || !luhn_ok(d, nd)) continue;
             int words = card_words(t, t->b[g], t->e[g + k - 1]);
             if (words < 0 || (words == 0 && !strchr("234569", d[0]))) continue;
