@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "core/cli.h"
 #include "core/inputs.h"
@@ -86,7 +87,11 @@ typedef struct {
 typedef struct {
     pii_masker *m;
     sft_out *out, *report;
-    jw rw;                 /* the report's writer (spans are streamed) */
+    jw rw;                 /* the report's writer */
+    sft_out *spans_out;    /* --spans: entries, one per line, in a temporary
+                              file until the report is written at the end */
+    jw sw;
+    uint64_t nspans;
     int spans, learn_stream;
     sft_buf line;
     uint64_t types[PII_NTYPES];
@@ -183,7 +188,8 @@ static field_counts *field_entry(mask_state *st, const char *field)
 static void write_spans(mask_state *st, const jsonl_reader *r, const jsonl_record *rec,
                         const pii_record_result *res)
 {
-    jw *w = &st->rw;
+    jw *w = &st->sw;
+    if (st->nspans++) sft_out_putc(st->spans_out, '\n'); /* the writer puts the comma */
     jw_object(w);
     jw_key(w, "src");
     jw_object(w);
@@ -209,7 +215,6 @@ static void write_spans(mask_state *st, const jsonl_reader *r, const jsonl_recor
     }
     jw_end(w);
     jw_end(w);
-    sft_out_putc(st->report, '\n');
 }
 
 static int mask_one(void *ctx, sft_run *run, const jsonl_reader *r, int kind, const jsonl_record *rec,
@@ -241,8 +246,8 @@ static int mask_one(void *ctx, sft_run *run, const jsonl_reader *r, int kind, co
     }
     if (st->spans && res.nmasks) write_spans(st, r, rec, &res);
     if (sft_out_error(st->out)) return sft_write_error(sft_out_name(st->out), sft_out_error(st->out));
-    if (st->report && sft_out_error(st->report))
-        return sft_write_error(sft_out_name(st->report), sft_out_error(st->report));
+    if (st->spans_out && sft_out_error(st->spans_out))
+        return sft_write_error("temporary file of --spans", sft_out_error(st->spans_out));
     return 0;
 }
 
@@ -257,6 +262,32 @@ static void write_type_counts(jw *w, const uint64_t *counts, unsigned detectors)
         jw_int(w, (int64_t)counts[t]);
     }
     jw_end(w);
+}
+
+/* The spans, from their temporary file into the report. */
+static int copy_spans(mask_state *st)
+{
+    int err = sft_out_flush(st->spans_out);
+    if (err) return sft_write_error("temporary file of --spans", err);
+    int fd = st->spans_out->fd;
+    if (lseek(fd, 0, SEEK_SET) != 0) return sft_write_error("temporary file of --spans", errno);
+    jw_key(&st->rw, "spans");
+    sft_out_write(st->report, "[\n", 2);
+    char chunk[1 << 14];
+    ssize_t got;
+    while ((got = read(fd, chunk, sizeof chunk)) != 0) {
+        if (got < 0) {
+            if (errno == EINTR) continue;
+            sft_error("temporary file of --spans: read error: %s", strerror(errno));
+            return SFT_EX_IOERR;
+        }
+        sft_out_write(st->report, chunk, (size_t)got);
+    }
+    /* The array was written by hand; the writer goes on after it. */
+    sft_out_write(st->report, st->nspans ? "\n]" : "]", st->nspans ? 2 : 1);
+    st->rw.after_key = 0;
+    st->rw.need_comma[st->rw.depth] = 1;
+    return 0;
 }
 
 /* The report's closing part: the counts, known only at the end. */
@@ -294,9 +325,10 @@ static void write_report_counts(mask_state *st, const sft_run *run, unsigned det
     jw_newline(w);
 }
 
-/* Refuses outputs that are also inputs, or each other: records would be
- * lost silently. */
-static int check_files(const char *output, const char *report, const char *rejects, char **inputs, int ninputs)
+/* Refuses outputs that are also files read (records, names, the key) or
+ * each other: data would be lost silently. */
+static int check_files(const char *output, const char *report, const char *rejects, char **inputs, int ninputs,
+                       char *const *others, int nothers)
 {
     const char *outs[3] = {output, report, rejects};
     const char *what[3] = {"output", "--report", "--rejects"};
@@ -305,6 +337,9 @@ static int check_files(const char *output, const char *report, const char *rejec
         for (int k = 0; k < ninputs; k++)
             if (sft_same_file(outs[i], inputs[k]))
                 return sft_usage_error("%s '%s' is also an input", what[i], outs[i]);
+        for (int k = 0; k < nothers; k++)
+            if (others[k] && sft_same_file(outs[i], others[k]))
+                return sft_usage_error("%s '%s' is also a file it reads", what[i], outs[i]);
         for (int j = 0; j < i; j++)
             if (outs[j] && strcmp(outs[j], "-") && sft_same_file(outs[i], outs[j]))
                 return sft_usage_error("%s '%s' is also the %s", what[i], outs[i], what[j]);
@@ -380,7 +415,13 @@ int main(int argc, char **argv)
     int names_on = (detectors & PII_BIT(PII_NAME)) != 0;
     if ((nnames || nspeaker_files) && !names_on)
         return sft_usage_error("--names or --speakers-from given but the name type is off");
-    if ((rc = check_files(output, report_path, run.rejects_path, argv + optind, argc - optind)) != 0) return rc;
+    char *read_files[16 + 16 + 1];
+    int nread = 0;
+    for (int i = 0; i < nnames; i++) read_files[nread++] = (char *)names_files[i];
+    for (int i = 0; i < nspeaker_files; i++) read_files[nread++] = speaker_files[i];
+    if (key_file) read_files[nread++] = (char *)key_file;
+    if ((rc = check_files(output, report_path, run.rejects_path, argv + optind, argc - optind, read_files, nread)) != 0)
+        return rc;
 
     pii_masker *m = pii_masker_new(detectors);
     if (!m) return out_of_memory();
@@ -458,12 +499,20 @@ inputs_ready:
             goto done;
         }
         jw_init(&st.rw, st.report);
-        jw_object(&st.rw);
-        if (spans) {
-            jw_key(&st.rw, "spans");
-            jw_array(&st.rw);
-            sft_out_putc(st.report, '\n');
+    }
+    if (spans) {
+        int fd = sft_temp_fd();
+        if (fd < 0) {
+            status = fd == -ENOMEM ? SFT_EX_SOFTWARE : SFT_EX_CANTCREAT;
+            goto done;
         }
+        if (!(st.spans_out = sft_out_fd(fd, "temporary file of --spans"))) {
+            close(fd);
+            status = out_of_memory();
+            goto done;
+        }
+        st.spans_out->close_fd = 1;
+        jw_init(&st.sw, st.spans_out);
     }
     status = sft_each_record(&run, inputs, ninputs, mask_one, &st);
     if (!status && run.verbose) {
@@ -485,11 +534,13 @@ done:
         if (e && !status) status = sft_write_error(strcmp(output, "-") ? output : "<stdout>", e);
     }
     if (st.report) {
-        if (spans) jw_end(&st.rw);
+        jw_object(&st.rw);
+        if (!status && st.spans_out) status = copy_spans(&st);
         if (!status) write_report_counts(&st, &run, detectors);
         int e = sft_out_close(st.report, status == 0);
         if (e && !status) status = sft_write_error(report_path, e);
     }
+    if (st.spans_out) sft_out_close(st.spans_out, 0);
     for (size_t i = 0; i < st.nfields; i++) free(st.fields[i].field);
     free(st.fields);
     buf_free(&st.line);

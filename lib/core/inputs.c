@@ -56,18 +56,15 @@ int sft_input_open(const sft_input *in, size_t max_line, jsonl_reader **r)
     return SFT_EX_NOINPUT;
 }
 
-/* Copies the input in to an unlinked file in $TMPDIR. */
-int sft_input_spill(sft_input *in)
+int sft_temp_fd(void)
 {
-    struct stat st;
-    if (in->path && stat(in->path, &st) == 0 && S_ISREG(st.st_mode)) return 0;
     const char *dir = getenv("TMPDIR");
     if (!dir || !*dir) dir = "/tmp";
     size_t n = strlen(dir);
     char *tmpl = malloc(n + sizeof "/sftkit.XXXXXX");
     if (!tmpl) {
         sft_error("out of memory");
-        return SFT_EX_SOFTWARE;
+        return -ENOMEM;
     }
     memcpy(tmpl, dir, n);
     memcpy(tmpl + n, "/sftkit.XXXXXX", sizeof "/sftkit.XXXXXX");
@@ -75,10 +72,20 @@ int sft_input_spill(sft_input *in)
     if (fd < 0) {
         sft_error("cannot create a temporary file in '%s' (TMPDIR): %s", dir, strerror(errno));
         free(tmpl);
-        return SFT_EX_CANTCREAT;
+        return -1;
     }
     unlink(tmpl);
     free(tmpl);
+    return fd;
+}
+
+/* Copies the input in to an unlinked file in $TMPDIR. */
+int sft_input_spill(sft_input *in)
+{
+    struct stat st;
+    if (in->path && stat(in->path, &st) == 0 && S_ISREG(st.st_mode)) return 0;
+    int fd = sft_temp_fd();
+    if (fd < 0) return fd == -ENOMEM ? SFT_EX_SOFTWARE : SFT_EX_CANTCREAT;
 
     int src = 0;
     if (in->path && (src = open(in->path, O_RDONLY | O_CLOEXEC)) < 0) {

@@ -29,6 +29,11 @@ void sft_inputs_free(sft_input *in, size_t n);
  * written. Returns 0 or SFT_EX_NOINPUT (printed). */
 int sft_inputs_check(const sft_input *in, size_t n);
 
+/* An unlinked temporary file in $TMPDIR (default /tmp), open for reading
+ * and writing. Returns its descriptor, or -1 (printed; exit 73) or -ENOMEM
+ * (printed; exit 70). */
+int sft_temp_fd(void);
+
 /* Makes in readable twice: copies stdin or a pipe to an unlinked file in
  * $TMPDIR (regular files are left alone). Returns 0 or an exit code
  * (printed). */
