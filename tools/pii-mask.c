@@ -171,6 +171,26 @@ static int learn_record(void *ctx, sft_run *run, const jsonl_reader *r, int kind
     return pii_learn_speaker(ctx, rec->text, rec->len) < 0 ? out_of_memory() : 0;
 }
 
+/* --speakers-from: a bad line there is no record to mask, but it may have
+ * held a name, so it is reported (the first 10) and the run goes on. */
+typedef struct {
+    pii_masker *m;
+    uint64_t bad;
+} learn_state;
+
+static int learn_from_file(void *ctx, sft_run *run, const jsonl_reader *r, int kind, const jsonl_record *rec,
+                           const jsonl_error *err)
+{
+    learn_state *ls = ctx;
+    if (kind != JSONL_RECORD) {
+        if (ls->bad++ < 10)
+            sft_error_at(jsonl_name(r), err->line, err->col, "warning: %s (no names learnt from this line)",
+                         err->reason);
+        return 0;
+    }
+    return learn_record(ls->m, run, r, kind, rec, err);
+}
+
 static field_counts *field_entry(mask_state *st, const char *field)
 {
     for (size_t i = 0; i < st->nfields; i++)
@@ -461,7 +481,9 @@ int main(int argc, char **argv)
             sft_run scan = run;
             scan.progress = 0;
             scan.on_error = SFT_ON_ERROR_SKIP;
-            status = sft_each_record(&scan, from, nfrom, learn_record, m);
+            learn_state ls = {m, 0};
+            status = sft_each_record(&scan, from, nfrom, learn_from_file, &ls);
+            if (ls.bad > 10) sft_error("warning: %" PRIu64 " bad lines in --speakers-from files", ls.bad);
         }
         sft_inputs_free(from, nfrom);
     }

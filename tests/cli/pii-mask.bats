@@ -296,7 +296,8 @@ EOF
     # without it, SFT examples have no speakers: nothing is known
     pm sft.jsonl | cmp - sft.jsonl
     pm_st --speakers-from messages.jsonl sft.jsonl
-    [ "$st" -eq 0 ] && [ ! -s err ]
+    # the bad line is reported (it may have held a name), the run goes on
+    [ "$st" -eq 0 ] && [ "$(cat err)" = "pii-mask: messages.jsonl:3:2: warning: invalid JSON: expected a string key (no names learnt from this line)" ]
     [ "$(cat out)" = '{"id":"방#1","messages":[{"role":"user","content":"[NAME]: [NAME]아 뭐해\n[NAME]: ㅋㅋ [NAME]이는?"},{"role":"assistant","content":"[NAME]아 [NAME]아 나 여기"}]}' ]
     cmp messages.jsonl orig
     pm_st --speakers-from nope.jsonl sft.jsonl
