@@ -174,8 +174,9 @@ static size_t address_tail(const unsigned char *s, size_t n, size_t e)
             e = d + strlen(*u);
             continue;
         }
-        if (s[q] >= 0xEA && s[q] <= 0xED) {
-            /* A building's name: it ends like one, or a unit follows. */
+        if ((s[q] >= 0xEA && s[q] <= 0xED) || pii_is_alpha(s[q])) {
+            /* A building's name (래미안, e편한세상, SK뷰): it ends like one,
+             * or a unit follows. */
             size_t w = q;
             while (w < n && (s[w] >= 0x80 || pii_is_alnum(s[w])) && w - q < 48) w++;
             if (ends_with_any(s, q, w, building_suffixes)) { e = w; continue; }
