@@ -134,7 +134,7 @@ bench-kakao: all $(BUILD)/bench/gen-kakao
 bench-pii: all $(BUILD)/bench/gen-pii-chat
 	tests/bench/pii-bench.sh $(BUILD)
 
-$(BUILD)/bench/%: tests/bench/%.c tests/bench/gen-common.h
+$(BUILD)/bench/%: tests/bench/%.c tests/bench/gen-common.h tests/bench/chat-words.h
 	@mkdir -p $(@D)
 	$(CC) -std=c11 -O2 -Wall -Wextra $< -o $@
 

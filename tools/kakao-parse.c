@@ -317,14 +317,8 @@ int main(int argc, char **argv)
                 return sft_usage_error("invalid value '%s' for --date: expected a date YYYY-MM-DD", optarg);
             break;
         case 'o': output = optarg; break;
-        case 'h': usage(stdout); return fclose(stdout) == 0 ? 0 : SFT_EX_IOERR;
-        case 'V':
-            printf("kakao-parse (sftkit) %s\n", SFT_VERSION);
-            return fclose(stdout) == 0 ? 0 : SFT_EX_IOERR;
-        case '?':
-            fprintf(stderr, "Try '%s --help' for more information.\n", sft_prog);
-            return SFT_EX_USAGE;
         default:
+            if ((rc = sft_standard_option(opt, usage)) >= 0) return rc;
             if ((rc = sft_run_option(&run, opt, optarg)) != 0) return rc;
         }
     }
@@ -355,7 +349,6 @@ int main(int argc, char **argv)
         return sft_usage_error("--rejects '%s' is also the output", output);
 
     fo.parse.max_message = run.max_line; /* a message is held whole, like a line */
-    sft_out_cleanup_on_signals();
     int status = sft_run_start(&run);
     if (status) return sft_run_finish(&run, status);
     sft_out *out = sft_out_open(output);

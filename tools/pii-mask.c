@@ -419,14 +419,8 @@ int main(int argc, char **argv)
         case OPT_REPORT: report_path = optarg; break;
         case OPT_SPANS: spans = 1; break;
         case 'o': output = optarg; break;
-        case 'h': usage(stdout); return fclose(stdout) == 0 ? 0 : SFT_EX_IOERR;
-        case 'V':
-            printf("pii-mask (sftkit) %s\n", SFT_VERSION);
-            return fclose(stdout) == 0 ? 0 : SFT_EX_IOERR;
-        case '?':
-            fprintf(stderr, "Try '%s --help' for more information.\n", sft_prog);
-            return SFT_EX_USAGE;
         default:
+            if ((rc = sft_standard_option(opt, usage)) >= 0) return rc;
             if ((rc = sft_run_option(&run, opt, optarg)) != 0) return rc;
         }
     }
@@ -494,7 +488,6 @@ inputs_ready:
     if (!inputs) { status = out_of_memory(); goto done; }
     if ((status = sft_inputs_check(inputs, ninputs)) != 0) goto done;
 
-    sft_out_cleanup_on_signals();
     if ((status = sft_run_start(&run)) != 0) goto done;
 
     /* Speakers first, so that a name is masked before its owner speaks. */

@@ -214,14 +214,8 @@ int main(int argc, char **argv)
                 return sft_bad_option_value("seed", optarg);
             break;
         case OPT_EXACT: cfg.exact = 1; break;
-        case 'h': usage(stdout); return fclose(stdout) == 0 ? 0 : SFT_EX_IOERR;
-        case 'V':
-            printf("split (sftkit) %s\n", SFT_VERSION);
-            return fclose(stdout) == 0 ? 0 : SFT_EX_IOERR;
-        case '?':
-            fprintf(stderr, "Try '%s --help' for more information.\n", sft_prog);
-            return SFT_EX_USAGE;
         default:
+            if ((rc = sft_standard_option(opt, usage)) >= 0) return rc;
             if ((rc = sft_run_option(&run, opt, optarg)) != 0) return rc;
         }
     }

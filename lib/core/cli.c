@@ -167,6 +167,22 @@ void sft_run_init(sft_run *run)
     run->progress = -1;
 }
 
+int sft_standard_option(int opt, void (*usage)(FILE *))
+{
+    switch (opt) {
+    case 'h':
+        usage(stdout);
+        return fclose(stdout) == 0 ? SFT_EX_OK : SFT_EX_IOERR;
+    case 'V':
+        printf("%s (sftkit) %s\n", sft_prog, SFT_VERSION);
+        return fclose(stdout) == 0 ? SFT_EX_OK : SFT_EX_IOERR;
+    case '?':
+        fprintf(stderr, "Try '%s --help' for more information.\n", sft_prog);
+        return SFT_EX_USAGE;
+    }
+    return -1;
+}
+
 int sft_run_option(sft_run *run, int opt, const char *arg)
 {
     uint64_t v;

@@ -9,6 +9,7 @@
 #define SFT_CLI_H
 
 #include <getopt.h>
+#include <stdio.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -117,6 +118,12 @@ typedef struct {
 } sft_run;
 
 void sft_run_init(sft_run *run);
+
+/* The options every program answers alike: -h/--help (usage(stdout), exit
+ * 0), -V/--version ("PROG (sftkit) VERSION") and getopt's '?' (the "Try
+ * --help" line, exit 2). Returns the exit status for main() to return, or
+ * -1 for any other option. */
+int sft_standard_option(int opt, void (*usage)(FILE *));
 
 /* Handles a common option. Returns 0 when handled, SFT_EX_USAGE after
  * printing why its argument is bad, or -1 when opt is not a common option

@@ -22,7 +22,7 @@
 enum {
     C_NONE,
     C_DIGIT,
-    C_SIGN,   /* + ( : may start a number token */
+    C_SIGN,   /* + or ( may start a number token */
     C_AT,
     C_COLON,
     C_ALPHA,
@@ -232,6 +232,12 @@ static int has_word(const unsigned char *s, size_t a, size_t b, const char *cons
     return 0;
 }
 
+/* Whether one of the words occurs in the n bytes before position a. */
+static int words_before(const unsigned char *s, size_t a, size_t n, const char *const *words)
+{
+    return has_word(s, a > n ? a - n : 0, a, words);
+}
+
 /* A window of about 16 characters before and 8 after [a, b). */
 static void context_window(const numtok *t, size_t a, size_t b, size_t *wa, size_t *wb)
 {
@@ -240,8 +246,9 @@ static void context_window(const numtok *t, size_t a, size_t b, size_t *wa, size
 }
 
 static const char *const card_context[] = {"카드", "card", "Card", "CARD", NULL};
-/* Labels of numbers that are not personal data. */
-static const char *const not_card_context[] = {
+/* Labels of numbers that are not personal data: a number right after one
+ * is an order, a parcel, a voucher… whatever its shape. */
+static const char *const number_labels[] = {
     "주문", "송장", "운송장", "배송", "택배", "예약번호", "접수번호", "거래번호", "회원번호", "승인번호",
     "영수증", "쿠폰", "기프티콘", "상품권", "일련번호", "시리얼", "바코드", "상품코드", "제품코드", "품번",
     "문서번호", "ISBN", "PIN", "order", "Order", "tracking", "serial", "barcode", NULL,
@@ -261,7 +268,7 @@ static int try_registration(pii_masker *m, const numtok *t, int g)
         int strong, type = registration_type(d, &strong);
         if (type < 0) return 0;
         /* An unbroken 13 digits after 바코드, 주문번호…: not a person's. */
-        if (k == 1 && has_word(t->s, t->b[g] > 24 ? t->b[g] - 24 : 0, t->b[g], not_card_context)) return 0;
+        if (k == 1 && words_before(t->s, t->b[g], 24, number_labels)) return 0;
         /* Recognised but not wanted (an FRN when only rrn is on) still
          * claims its digits, so they are not taken for something else. */
         if (!(m->detectors & PII_BIT(type))) return k;
@@ -298,7 +305,6 @@ static int bare_card_length(const char *p)
     return 0;
 }
 
-
 /* Words around the number [a, b): "카드" before or after says yes; an
  * order, parcel, coupon or barcode label right before it says no. Returns
  * 1, -1 or 0 (neither). */
@@ -307,7 +313,7 @@ static int card_words(const numtok *t, size_t a, size_t b)
     size_t wa, wb;
     context_window(t, a, b, &wa, &wb);
     if (has_word(t->s, wa, wb, card_context)) return 1;
-    return has_word(t->s, a > 20 ? a - 20 : 0, a, not_card_context) ? -1 : 0;
+    return words_before(t->s, a, 20, number_labels) ? -1 : 0;
 }
 
 static int try_card(pii_masker *m, const numtok *t, int g)
@@ -469,19 +475,19 @@ static int try_phone(pii_masker *m, const numtok *t, int g)
         if (national_ok(d, nd, bounds, nb)) {
             /* Unbroken: not after 송장번호 and the like, and a landline's
              * number after the area code starts with 2-9. */
-            if (nb == 0 && (has_word(t->s, t->b[g] > 24 ? t->b[g] - 24 : 0, t->b[g], not_card_context) ||
+            if (nb == 0 && (words_before(t->s, t->b[g], 24, number_labels) ||
                             (d[1] >= '2' && d[1] <= '6' && !(d[1] == '5' && d[2] == '0') &&
                              d[d[1] == '2' ? 2 : 3] < '2')))
                 continue;
             return pii_add_span(m, span_start(t, g), t->e[g + k - 1], PII_PHONE, 1, -1) ? -1 : k;
         }
-        /* Company numbers 1588-1234: an assigned prefix, the whole
-         * token, and a separator unless a word about phones is near. */
-        /* (1534 7082 2298 1622 is a voucher: space-joined groups go on.) */
+        /* Company numbers 1588-1234: an assigned prefix, a separator
+         * unless a word about phones is near, and no more space-joined
+         * groups after it (1534 7082 2298 1622 is a voucher). */
         int voucher = g + k < t->ng && sepc(t, g + 1) == ' ' && glen(t, g + k) == 4;
         if (nd == 8 && company_prefix(d) && !voucher &&
             ((k == 2 && bounds[0] == 4 && t->b[g + 1] - t->e[g] == 1) ||
-             (k == 1 && has_word(t->s, t->b[g] > 24 ? t->b[g] - 24 : 0, t->b[g], phone_words)))) {
+             (k == 1 && words_before(t->s, t->b[g], 24, phone_words)))) {
             size_t a = span_start(t, g), b = t->e[g + k - 1];
             if (a > 0 && t->s[a - 1] == '~') continue;
             int unit = b + 1 < t->n && t->s[b] == '~' && pii_is_digit(t->s[b + 1]); /* 1500-1600~1700 */
@@ -512,7 +518,7 @@ static int try_ip(pii_masker *m, const numtok *t, int g)
         if (v > 255) return 0;
     }
     size_t a = span_start(t, g);
-    if (has_word(t->s, a > 12 ? a - 12 : 0, a, version_words)) return 0;
+    if (words_before(t->s, a, 12, version_words)) return 0;
     return pii_add_span(m, a, t->e[g + 3], PII_IP, 1, -1) ? -1 : 4;
 }
 
@@ -534,8 +540,8 @@ static int try_account(pii_masker *m, const numtok *t, int g)
     for (int i = g + 1; i < t->ng && i < g + 5 && t->b[i] - t->e[i - 1] == 1 && sepc(t, i) != '.'; i++)
         most += glen(t, i);
     if (most < 10) return 0;
-    int close = has_word(t->s, a0 > 16 ? a0 - 16 : 0, a0, account_context) ||
-                has_word(t->s, a0 > 8 ? a0 - 8 : 0, a0, account_short);
+    int close = words_before(t->s, a0, 16, account_context) ||
+                words_before(t->s, a0, 8, account_short);
     int k = 1, nd = glen(t, g);
     while (g + k < t->ng && k < 5 && t->b[g + k] - t->e[g + k - 1] == 1 &&
            (sepc(t, g + k) == '-' || (close && sepc(t, g + k) == ' '))) {
@@ -549,17 +555,9 @@ static int try_account(pii_masker *m, const numtok *t, int g)
     size_t a = span_start(t, g), b = t->e[g + k - 1];
     size_t wa = a > 36 ? a - 36 : 0, wb = b + 24 < t->n ? b + 24 : t->n;
     int found = close || has_word(t->s, wa, wb, account_context);
-    if (!found) {
-        size_t p = a;
-        while (p > 0 && (t->s[p - 1] == ' ' || t->s[p - 1] == ':')) p--;
-        for (const char *const *w = account_short; *w && !found; w++) {
-            size_t len = strlen(*w);
-            if (p >= len && memcmp(t->s + p - len, *w, len) == 0) found = 1;
-        }
-    }
     /* 운송장 4673915930589, 거래번호 2024-0315-123456: named as something
      * else right before it. */
-    if (!found || has_word(t->s, a > 24 ? a - 24 : 0, a, not_card_context)) return 0;
+    if (!found || words_before(t->s, a, 24, number_labels)) return 0;
     return pii_add_span(m, a, b, PII_ACCOUNT, 0, -1) ? -1 : k;
 }
 

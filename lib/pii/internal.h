@@ -69,6 +69,7 @@ struct pii_masker {
     size_t nfields;
     sft_buf scratch;          /* a decoded string */
     sft_buf replaced;         /* a string with its spans replaced */
+    sft_buf norm;             /* the HMAC message of a pseudonym */
     sft_buf path, field;      /* the current path, with and without indices */
     sft_buf infos_text;       /* paths of the masks of the current record */
     pii_mask_info *infos;

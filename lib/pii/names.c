@@ -83,10 +83,11 @@ static int rehash(pii_names *nm, size_t nbuckets)
     return 0;
 }
 
-static int same_bytes(const pii_name_pat *p, const char *text, const unsigned char *s, size_t n, size_t len)
+/* Whether s[0..n) starts with the folded pattern text[0..len), ASCII
+ * letters compared without case. */
+static int same_bytes(const char *text, const unsigned char *s, size_t n, size_t len)
 {
     if (n < len) return 0;
-    if (p->latin == 2) return memcmp(text, s, len) == 0;
     for (size_t i = 0; i < len; i++)
         if ((unsigned char)text[i] != (unsigned char)fold(s[i])) return 0;
     return 1;
@@ -98,7 +99,7 @@ static int32_t find_pattern(const pii_names *nm, const unsigned char *s, size_t 
     if (!nm->nbuckets) return -1;
     for (int32_t i = nm->heads[bucket_of(nm, key)]; i >= 0; i = nm->next[i]) {
         const pii_name_pat *p = &nm->pats[i];
-        if (nm->keys[i] == key && p->len == n && same_bytes(p, nm->text.p + p->off, s, n, n)) return i;
+        if (nm->keys[i] == key && p->len == n && same_bytes(nm->text.p + p->off, s, n, n)) return i;
     }
     return -1;
 }
@@ -126,7 +127,7 @@ static int32_t add_pattern(pii_names *nm, const unsigned char *s, size_t n, int3
     }
     size_t off = nm->text.len;
     if (buf_reserve(&nm->text, n + 1) != 0) return -1;
-    for (size_t i = 0; i < n; i++) nm->text.p[off + i] = latin == 2 ? (char)s[i] : (char)fold(s[i]);
+    for (size_t i = 0; i < n; i++) nm->text.p[off + i] = (char)fold(s[i]);
     nm->text.len += n;
     nm->text.p[nm->text.len] = '\0';
     int32_t idx = (int32_t)nm->npats++;
@@ -245,8 +246,7 @@ int pii_add_speaker(pii_masker *m, const char *speaker, size_t n)
      * a name ("Jay Park", "수ㅈ 🐶"). With one, the rest of the label is a
      * title or a team (서우석 멘토님, 박영우 소마), which stays readable. */
     if (full_tokens == 0) {
-        int latin = has_ascii_letters_only(s, n);
-        r = add_pattern(nm, s, n, -1, latin ? 1 : 0);
+        r = add_pattern(nm, s, n, -1, has_ascii_letters_only(s, n));
         if (r == -1) return -1;
         if (r >= 0) canon = r;
         for (size_t i = 0; i < n;) {
@@ -263,7 +263,7 @@ int pii_add_speaker(pii_masker *m, const char *speaker, size_t n)
                 while (k < i && pii_is_alpha(s[k])) k++;
                 if (k != i) continue;
             }
-            if (add_pattern(nm, s + a, len, canon, tlatin ? 1 : 0) == -1) return -1;
+            if (add_pattern(nm, s + a, len, canon, tlatin) == -1) return -1;
         }
     }
     return (int)(nm->npats - before);
@@ -291,7 +291,7 @@ int pii_names_find(pii_masker *m, const unsigned char *s, size_t n, size_t i, si
     if (key == 0) return 0;
     for (int32_t k = nm->heads[bucket_of(nm, key)]; k >= 0; k = nm->next[k]) {
         const pii_name_pat *p = &nm->pats[k];
-        if (nm->keys[k] != key || !same_bytes(p, nm->text.p + p->off, s + i, n - i, p->len)) continue;
+        if (nm->keys[k] != key || !same_bytes(nm->text.p + p->off, s + i, n - i, p->len)) continue;
         size_t e = i + p->len;
         if (p->latin && e < n && (pii_is_alnum(s[e]) || s[e] == '_')) continue;
         *end = e;

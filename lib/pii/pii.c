@@ -97,6 +97,7 @@ void pii_masker_free(pii_masker *m)
     free(m->fields);
     buf_free(&m->scratch);
     buf_free(&m->replaced);
+    buf_free(&m->norm);
     buf_free(&m->path);
     buf_free(&m->field);
     buf_free(&m->infos_text);
@@ -208,8 +209,9 @@ static int normalise(pii_masker *m, const char *s, const pii_span *sp, sft_buf *
 
 /* "_xxxxxx" for the span: HMAC of "type\0value". Known names keep theirs
  * in a cache by canonical name, since they recur on every line. */
-static int pseudonym(pii_masker *m, const char *s, const pii_span *sp, sft_buf *norm, char hex[8])
+static int pseudonym(pii_masker *m, const char *s, const pii_span *sp, char hex[8])
 {
+    sft_buf *norm = &m->norm;
     int cached = sp->type == PII_NAME && sp->name >= 0;
     size_t canon = 0;
     if (cached) {
@@ -241,7 +243,6 @@ static int pseudonym(pii_masker *m, const char *s, const pii_span *sp, sft_buf *
 int pii_replace(pii_masker *m, const char *s, size_t n, const pii_span *spans, int nspans, sft_buf *out)
 {
     size_t at = 0;
-    sft_buf norm = {0};
     for (int i = 0; i < nspans; i++) {
         const pii_span *sp = &spans[i];
         const char *tag = type_tags[sp->type];
@@ -250,15 +251,13 @@ int pii_replace(pii_masker *m, const char *s, size_t n, const pii_span *spans, i
             goto nomem;
         if (m->style == PII_STYLE_PSEUDO) {
             char hex[8];
-            if (pseudonym(m, s, sp, &norm, hex) != 0 || buf_append(out, hex, 7) != 0) goto nomem;
+            if (pseudonym(m, s, sp, hex) != 0 || buf_append(out, hex, 7) != 0) goto nomem;
         }
         if (buf_putc(out, ']') != 0) goto nomem;
         at = sp->end;
     }
-    buf_free(&norm);
     return buf_append(out, s + at, n - at);
 nomem:
-    buf_free(&norm);
     errno = ENOMEM;
     return -1;
 }

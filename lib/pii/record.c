@@ -138,9 +138,10 @@ static int mask_string(walk *w, const char *q0, const char *q1, int escaped)
     return note_masks(w, text, spans, k);
 }
 
-/* Walks the value at p; in_scope: its strings are masked; explicit: it was
- * named by --field, so skipped keys inside it still apply but not to it.
- * Returns the end of the value, or NULL on ENOMEM. */
+/* Walks the value at p. in_scope: its strings are masked (skipped keys
+ * inside it still apply, unless a --field path names them); active: the
+ * --field paths (bits of m->fields) that may still match below it, after
+ * depth steps. Returns the end of the value, or NULL on ENOMEM. */
 static const char *walk_value(walk *w, const char *p, int in_scope, uint64_t active, size_t depth)
 {
     pii_masker *m = w->m;
@@ -181,8 +182,7 @@ static const char *walk_value(walk *w, const char *p, int in_scope, uint64_t act
                 p = walk_value(w, p, child_scope, child_active, depth + 1);
                 if (!p) return NULL;
             } else {
-                p = walk_value(w, p, 0, 0, depth + 1);
-                if (!p) return NULL;
+                p = json_skip_value(skip_ws(p, w->end), w->end); /* nothing to mask in it */
             }
             m->path.len = path_len;
             m->field.len = field_len;
@@ -192,10 +192,7 @@ static const char *walk_value(walk *w, const char *p, int in_scope, uint64_t act
         }
         return p < w->end ? p + 1 : p;
     }
-    while (p < w->end && *p != ',' && *p != '}' && *p != ']' && *p != ' ' && *p != '\t' && *p != '\r' &&
-           *p != '\n')
-        p++;
-    return p;
+    return json_skip_value(p, w->end);
 }
 
 int pii_mask_record(pii_masker *m, const char *json, size_t n, sft_buf *out, pii_record_result *res)

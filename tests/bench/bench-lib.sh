@@ -93,3 +93,30 @@ fails=0
 check() {   # check TEXT OK(0/1)
     if [ "$2" = 1 ]; then echo "bench: $1: PASS"; else echo "bench: $1: FAIL"; fails=$((fails + 1)); fi
 }
+
+# One row of the results table: case, best s, MB/s, RSS MiB, input.
+row() { printf '  %-44s %10s %10s %10s  %s\n' "$@"; }
+
+# The targets every tool bench has, against a Python baseline:
+# check_speed_memory WHAT MBPS RSS_FULL_KIB RSS_EIGHTH_KIB T_TOOL T_BASELINE
+# (uses min_mbps, max_rss_mib and min_speedup).
+check_speed_memory() {
+    local what=$1 mb=$2 rss=$3 rss_small=$4 t_tool=$5 t_py=$6
+    local speedup flat_limit
+    speedup=$(awk -v a="$t_py" -v b="$t_tool" 'BEGIN { printf "%.1f", a / b }')
+    flat_limit=$(( rss_small * 3 / 2 + 4096 ))
+    check "${what}throughput: $mb MB/s (target >= $min_mbps)" \
+        "$(awk -v a="$mb" -v b="$min_mbps" 'BEGIN { print (a >= b) ? 1 : 0 }')"
+    check "memory flat: max RSS $(kib_mb "$rss") MiB on the full input, $(kib_mb "$rss_small") MiB on 1/8 (target <= 1.5x + 4 MiB = $(kib_mb "$flat_limit") MiB)" \
+        "$(( rss <= flat_limit ))"
+    check "memory bound: max RSS $(kib_mb "$rss") MiB (target < $max_rss_mib MiB)" \
+        "$(( rss < max_rss_mib * 1024 ))"
+    check "speedup vs the Python baseline: ${speedup}x (target >= $min_speedup)" \
+        "$(awk -v a="$speedup" -v m="$min_speedup" 'BEGIN { print (a >= m) ? 1 : 0 }')"
+}
+
+# Exit 1 when a check failed, else 0.
+finish_checks() {
+    (( fails == 0 )) || { echo "bench: $fails target(s) failed"; exit 1; }
+    exit 0
+}

@@ -1,6 +1,7 @@
 /* What the benchmark data generators share: the seeded PRNG, the output
- * buffer and strict number parsing. Each generator defines GEN_NAME (for
- * messages) before including this file; they are standalone programs, so
+ * buffer, strict number parsing and the command line. Each generator
+ * defines GEN_NAME (for messages) and GEN_FORMAT_VERSION before including
+ * this file; they are standalone programs, so
  * the helpers are static. */
 #ifndef GEN_COMMON_H
 #define GEN_COMMON_H
@@ -91,6 +92,64 @@ static unsigned long long parse_num(const char *s, int allow_suffix)
     if (v > ~0ULL / mul)
         die_usage("number out of range '%s'", s);
     return v * mul;
+}
+
+/* The generators' command line: --bytes N (required), --seed S, --help,
+ * --version, and, when flags ask for them, --stats and --format F. */
+enum { GEN_OPT_STATS = 1, GEN_OPT_FORMAT = 2 };
+
+typedef struct {
+    unsigned long long bytes, seed;
+    int stats;
+    const char *format;     /* --format's value, or NULL */
+} gen_options;
+
+/* "--name", "--name=V" or "--name V": 1 and *val (for the last two), else
+ * 0. Exits 2 when the value is missing. */
+static int gen_option(const char *name, int argc, char **argv, int *i, const char **val)
+{
+    const char *a = argv[*i];
+    size_t n = strlen(name);
+    if (strncmp(a, name, n) != 0 || (a[n] != '\0' && a[n] != '='))
+        return 0;
+    if (a[n] == '=')
+        *val = a + n + 1;
+    else if (*i + 1 < argc)
+        *val = argv[++*i];
+    else
+        die_usage("option '%s' needs a value", a);
+    return 1;
+}
+
+static void gen_parse_options(int argc, char **argv, unsigned flags, void (*usage)(FILE *), gen_options *o)
+{
+    int have_bytes = 0;
+    memset(o, 0, sizeof *o);
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i], *val;
+        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+            usage(stdout);
+            exit(0);
+        }
+        if (!strcmp(a, "--version")) {
+            printf(GEN_NAME " format %d\n", GEN_FORMAT_VERSION);
+            exit(0);
+        }
+        if ((flags & GEN_OPT_STATS) && !strcmp(a, "--stats")) {
+            o->stats = 1;
+        } else if (gen_option("--bytes", argc, argv, &i, &val)) {
+            o->bytes = parse_num(val, 1);
+            have_bytes = 1;
+        } else if (gen_option("--seed", argc, argv, &i, &val)) {
+            o->seed = parse_num(val, 0);
+        } else if ((flags & GEN_OPT_FORMAT) && gen_option("--format", argc, argv, &i, &val)) {
+            o->format = val;
+        } else {
+            die_usage("unknown option '%s'", a);
+        }
+    }
+    if (!have_bytes)
+        die_usage("%s", "missing --bytes N");
 }
 
 #endif

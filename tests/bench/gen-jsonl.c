@@ -27,9 +27,9 @@
 #include <string.h>
 
 #define GEN_NAME "gen-jsonl"
+#define GEN_FORMAT_VERSION 1   /* bump when the output for a seed changes */
 #include "gen-common.h"
 
-#define GEN_FORMAT_VERSION 1   /* bump when the output for a seed changes */
 
 #define REC_MAX   8192u         /* a record never exceeds this (+ 32 B slack) */
 
@@ -267,49 +267,19 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
-    unsigned long long bytes = 0, seed = 0;
-    int have_bytes = 0, i;
     uint32_t conv = 0;
+    int i;
 
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        size_t al;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--version")) {
-            printf("gen-jsonl format %d\n", GEN_FORMAT_VERSION);
-            return 0;
-        }
-        if (!strncmp(a, "--bytes", 7) && (a[7] == '\0' || a[7] == '='))
-            al = 7;
-        else if (!strncmp(a, "--seed", 6) && (a[6] == '\0' || a[6] == '='))
-            al = 6;
-        else
-            die_usage("unknown option '%s'", a);
-        if (a[al] == '=')
-            val = a + al + 1;
-        else if (i + 1 < argc)
-            val = argv[++i];
-        else
-            die_usage("option '%s' needs a value", a);
-        if (al == 7) {
-            bytes = parse_num(val, 1);
-            have_bytes = 1;
-        } else {
-            seed = parse_num(val, 0);
-        }
-    }
-    if (!have_bytes)
-        die_usage("%s", "missing --bytes N");
+    gen_options opt;
+    gen_parse_options(argc, argv, 0, usage, &opt);
+    const unsigned long long bytes = opt.bytes;
 
     for (i = 0; i < (int)NELEM(system_prompts); i++)
         sys_len[i] = strlen(system_prompts[i]);
     init_tables();
     /* system_prompts[0] is the shortest: gen_record relies on it */
 
-    rng_state = seed ^ 0x5DEECE66DULL;
+    rng_state = opt.seed ^ 0x5DEECE66DULL;
     while (total_written + outlen < bytes) {
         /* a conversation: 1..30 records, skewed towards short ones */
         uint32_t u = rnd_below(30), v = rnd_below(30);

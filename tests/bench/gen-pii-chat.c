@@ -65,9 +65,9 @@
 #include <string.h>
 
 #define GEN_NAME "gen-pii-chat"
-#include "gen-common.h"
-
 #define GEN_FORMAT_VERSION 1   /* bump when the output for a seed changes */
+#include "gen-common.h"
+#include "chat-words.h"
 
 #define REC_MAX 8192u           /* one record never takes more than this */
 
@@ -174,43 +174,7 @@ static void t_2d(unsigned v)
 
 #define PICK(a) ((a)[rnd_below((uint32_t)NELEM(a))])
 
-/* ---- words --------------------------------------------------------------- */
-
-/* as in gen-kakao */
-static const char *const ko_words[] = {
-    "안녕", "안녕하세요", "그리고", "근데", "그래서", "진짜", "완전", "너무",
-    "오늘", "내일", "어제", "주말", "점심", "저녁", "아침", "커피", "회의",
-    "퇴근", "출근", "지금", "나중에", "먼저", "혹시", "아마", "같이", "다들",
-    "어디야", "뭐해", "밥", "먹었어", "먹자", "가자", "갈래", "올래", "좋아",
-    "좋아요", "괜찮아", "괜찮아요", "알겠어", "알겠습니다", "감사합니다",
-    "고마워", "미안", "죄송합니다", "대박", "헐", "레알", "ㅇㅇ", "ㄴㄴ",
-    "ㄱㄱ", "ㅇㅋ", "잠깐만", "도착", "출발했어", "늦을", "것", "같아",
-    "시간", "장소", "예약", "했어", "할게", "해줘", "보내줄게", "확인했어",
-    "사진", "영상", "링크", "파일", "프로젝트", "보고서", "마감", "내일까지",
-    "팀장님", "선배", "후배", "엄마", "동생", "강아지", "고양이", "날씨",
-    "비", "와", "춥다", "덥다", "배고파", "졸려", "피곤해", "집", "회사",
-    "학교", "카페", "역", "앞에서", "만나", "몇", "시에", "오후", "저녁에",
-    "생일", "축하해", "선물", "케이크", "여행", "제주도", "부산", "서울",
-    "맛집", "추천", "해주세요", "그럼", "이따", "봐", "응", "네", "아니",
-    "맞아", "그치", "ㅋㅋ", "ㅋㅋㅋ", "ㅋㅋㅋㅋㅋ", "ㅎㅎ", "ㅎㅎㅎ", "ㅠㅠ",
-    "ㅜㅜ", "ㄷㄷ"
-};
-
-static const char *const en_words[] = {
-    "ok", "okay", "lol", "omg", "yes", "no", "sure", "thanks", "sorry",
-    "the", "an", "to", "and", "in", "is", "it", "you", "that", "for", "on",
-    "with", "this", "meeting", "tomorrow", "today", "tonight", "lunch",
-    "dinner", "coffee", "see", "later", "where", "what", "when", "why",
-    "how", "now", "soon", "late", "sounds", "good", "great", "nice", "cool",
-    "deadline", "report", "file", "link", "check", "send", "call", "me",
-    "let's", "go", "home", "office", "weekend", "Seoul", "Busan", "KTX",
-    "PDF", "Zoom", "10", "7pm", "3:30", "2024", "100%", "v2", "ASAP", "btw"
-};
-
-static const char *const emoji[] = {
-    "😂", "🤣", "😭", "👍", "🙏", "🎉", "❤️", "🔥", "😅", "🥲", "😍", "👀",
-    "☕", "🍜", "👨‍👩‍👧"
-};
+/* ---- words (chat-words.h, plus these) ---------------------------------- */
 
 /* rare tokens with JSON-significant characters */
 static const char *const special[] = {
@@ -1314,48 +1278,12 @@ static void usage(FILE *fp)
 
 int main(int argc, char **argv)
 {
-    unsigned long long bytes = 0, seed = 0;
-    int have_bytes = 0, stats = 0, i;
-
-    for (i = 1; i < argc; i++) {
-        const char *a = argv[i], *val = NULL;
-        size_t al = 0;
-        if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
-            usage(stdout);
-            return 0;
-        }
-        if (!strcmp(a, "--version")) {
-            printf("gen-pii-chat format %d\n", GEN_FORMAT_VERSION);
-            return 0;
-        }
-        if (!strcmp(a, "--stats")) {
-            stats = 1;
-            continue;
-        }
-        if (!strncmp(a, "--bytes", 7) && (a[7] == '\0' || a[7] == '='))
-            al = 7;
-        else if (!strncmp(a, "--seed", 6) && (a[6] == '\0' || a[6] == '='))
-            al = 6;
-        else
-            die_usage("unknown option '%s'", a);
-        if (a[al] == '=')
-            val = a + al + 1;
-        else if (i + 1 < argc)
-            val = argv[++i];
-        else
-            die_usage("option '%s' needs a value", a);
-        if (al == 7) {
-            bytes = parse_num(val, 1);
-            have_bytes = 1;
-        } else {
-            seed = parse_num(val, 0);
-        }
-    }
-    if (!have_bytes)
-        die_usage("%s", "missing --bytes N");
+    gen_options opt;
+    gen_parse_options(argc, argv, GEN_OPT_STATS, usage, &opt);
+    const unsigned long long bytes = opt.bytes;
 
     init_tables();
-    rng_state = seed ^ 0x5049492D43484154ULL;   /* "PII-CHAT" */
+    rng_state = opt.seed ^ 0x5049492D43484154ULL;   /* "PII-CHAT" */
 
     op = outbuf;
     while (total_written + outlen < bytes) {
@@ -1370,7 +1298,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "gen-pii-chat: write error: %s\n", strerror(errno));
         return 74;
     }
-    if (stats)
+    if (opt.stats)
         fprintf(stderr, "gen-pii-chat: bytes=%llu records=%llu chats=%llu members=%llu "
                 "text=%llu system=%llu placeholders=%llu links=%llu multiline=%llu "
                 "quotes=%llu names=%llu mentions=%llu pii=%llu negatives=%llu "

@@ -263,7 +263,6 @@ rm -f "$tmp/kp.jsonl" "$tmp/py.jsonl"
 echo
 
 # ---- report ---------------------------------------------------------------------
-row() { printf '  %-44s %10s %10s %10s  %s\n' "$@"; }
 row "case" "best s" "MB/s" "RSS MiB" "input"
 row "kakao-parse --emit messages" "$t_kp" "$(mbps "$in_bytes" "$t_kp")" "$(kib_mb "$rss_kp")" "full"
 row "kakao-parse --emit messages" "$t_small" "$(mbps "$small_bytes" "$t_small")" "$(kib_mb "$rss_small")" "1/8 size"
@@ -272,19 +271,6 @@ row "kakao-parse --emit conversations --me NAME" "$t_conv" "$(mbps "$in_bytes" "
 row "kakao_baseline.py (Python re, baseline)" "$t_py" "$(mbps "$in_bytes" "$t_py")" "$(kib_mb "$rss_py")" "full, $runs_py run(s)"
 echo
 
-mb_kp=$(mbps "$in_bytes" "$t_kp")
-speedup=$(awk -v a="$t_py" -v b="$t_kp" 'BEGIN { printf "%.1f", a / b }')
-flat_limit=$(( rss_small * 3 / 2 + 4096 ))
-
 check "correctness: kakao-parse agrees with the Python baseline (message count; speaker, text, ts in order)" "$ok_cmp"
-check "messages throughput: $mb_kp MB/s (target >= $min_mbps)" \
-    "$(awk -v a="$mb_kp" -v b="$min_mbps" 'BEGIN { print (a >= b) ? 1 : 0 }')"
-check "memory flat: max RSS $(kib_mb "$rss_kp") MiB on the full input, $(kib_mb "$rss_small") MiB on 1/8 (target <= 1.5x + 4 MiB = $(kib_mb "$flat_limit") MiB)" \
-    "$(( rss_kp <= flat_limit ))"
-check "memory bound: max RSS $(kib_mb "$rss_kp") MiB (target < $max_rss_mib MiB)" \
-    "$(( rss_kp < max_rss_mib * 1024 ))"
-check "speedup vs the Python baseline: ${speedup}x (target >= $min_speedup)" \
-    "$(awk -v a="$speedup" -v m="$min_speedup" 'BEGIN { print (a >= m) ? 1 : 0 }')"
-
-(( fails == 0 )) || { echo "bench: $fails target(s) failed"; exit 1; }
-exit 0
+check_speed_memory "messages " "$(mbps "$in_bytes" "$t_kp")" "$rss_kp" "$rss_small" "$t_kp" "$t_py"
+finish_checks

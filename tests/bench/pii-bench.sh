@@ -294,7 +294,6 @@ rm -f "$tmp/pm.jsonl" "$tmp/py.jsonl"
 echo
 
 # ---- report ---------------------------------------------------------------------
-row() { printf '  %-44s %10s %10s %10s  %s\n' "$@"; }
 row "case" "best s" "MB/s" "RSS MiB" "input"
 row "pii-mask (default types)" "$t_pm" "$(mbps "$in_bytes" "$t_pm")" "$(kib_mb "$rss_pm")" "full"
 row "pii-mask (default types)" "$t_small" "$(mbps "$small_bytes" "$t_small")" "$(kib_mb "$rss_small")" "1/8 size"
@@ -303,19 +302,6 @@ row "pii-mask --types all" "$t_all" "$(mbps "$in_bytes" "$t_all")" "$(kib_mb "$r
 row "pii_baseline.py (Python json + re)" "$t_py" "$(mbps "$in_bytes" "$t_py")" "$(kib_mb "$rss_py")" "full, $runs_py run(s)"
 echo
 
-mb_pm=$(mbps "$in_bytes" "$t_pm")
-speedup=$(awk -v a="$t_py" -v b="$t_pm" 'BEGIN { printf "%.1f", a / b }')
-flat_limit=$(( rss_small * 3 / 2 + 4096 ))
-
 check "correctness: pii-mask keeps lines and structure, masks as many records as the baseline (+-$max_diff_pct%)" "$ok_cmp"
-check "throughput: $mb_pm MB/s (target >= $min_mbps)" \
-    "$(awk -v a="$mb_pm" -v b="$min_mbps" 'BEGIN { print (a >= b) ? 1 : 0 }')"
-check "memory flat: max RSS $(kib_mb "$rss_pm") MiB on the full input, $(kib_mb "$rss_small") MiB on 1/8 (target <= 1.5x + 4 MiB = $(kib_mb "$flat_limit") MiB)" \
-    "$(( rss_pm <= flat_limit ))"
-check "memory bound: max RSS $(kib_mb "$rss_pm") MiB (target < $max_rss_mib MiB)" \
-    "$(( rss_pm < max_rss_mib * 1024 ))"
-check "speedup vs the Python baseline: ${speedup}x (target >= $min_speedup)" \
-    "$(awk -v a="$speedup" -v m="$min_speedup" 'BEGIN { print (a >= m) ? 1 : 0 }')"
-
-(( fails == 0 )) || { echo "bench: $fails target(s) failed"; exit 1; }
-exit 0
+check_speed_memory "" "$(mbps "$in_bytes" "$t_pm")" "$rss_pm" "$rss_small" "$t_pm" "$t_py"
+finish_checks
