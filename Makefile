@@ -3,7 +3,7 @@
 #   make            build build/bin/* and build/lib/libsftkit.a
 #   make check      all tests, then again under ASan+UBSan, then a fuzz smoke run
 #   make demo       split a synthetic chat dataset and show the counts
-#   make bench      benchmarks (tests/bench/; bench-split, bench-kakao, bench-pii one at a time)
+#   make bench      benchmarks (tests/bench/; bench-split, bench-kakao, bench-pii, bench-tok one at a time)
 #   make fuzz       a long fuzz run (FUZZ_TIME seconds per target)
 #   make deps       install the Debian packages (prints the apt-get line when not root)
 #   make install    PREFIX=/usr/local
@@ -25,15 +25,19 @@ endif
 
 # Debian packages: what the code links against, then what the tests use.
 DEB_BUILD := build-essential pkg-config libcjson-dev libpcre2-dev libcurl4-openssl-dev \
-	libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libsentencepiece-dev
-DEB_TEST := libcmocka-dev bats python3-jsonschema clang libclang-rt-14-dev groff-base man-db
-PKGS := libcjson
+	libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libsentencepiece-dev \
+	libicu-dev
+DEB_TEST := libcmocka-dev bats sentencepiece python3-jsonschema clang libclang-rt-14-dev groff-base man-db
+PKGS := libcjson libpcre2-8 sentencepiece icu-uc
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lpcre2-8 -lsentencepiece -licuuc)
 CPPFLAGS += -Ilib -D_GNU_SOURCE -DSFT_VERSION=\"$(VERSION)\" $(PKG_CFLAGS)
 ALL_CFLAGS := -std=c11 $(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -MMD -MP
-LDLIBS := $(PKG_LIBS) -lm
+LDLIBS := $(PKG_LIBS) -lstdc++ -lpthread -lm
+# lib/tok/spm.cc, the wrapper over libsentencepiece, is the only C++.
+CXX ?= c++
+ALL_CXXFLAGS := -std=c++17 $(CFLAGS) -Wall -Wextra $(SANFLAGS) -MMD -MP
 
 # CUDA: .cu files under lib/ are built only when nvcc is there.
 NVCC ?= $(shell command -v nvcc 2>/dev/null || command -v /usr/local/cuda/bin/nvcc 2>/dev/null)
@@ -54,14 +58,15 @@ endif
 endif
 
 LIB_SRCS := $(wildcard lib/*/*.c)
-LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(CU_OBJS)
+LIB_CXX_SRCS := $(wildcard lib/*/*.cc)
+LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRCS:%.cc=$(BUILD)/obj/%.o) $(CU_OBJS)
 LIB := $(BUILD)/lib/libsftkit.a
 TOOLS := $(patsubst tools/%.c,%,$(wildcard tools/*.c))
 BINS := $(TOOLS:%=$(BUILD)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao bench-pii fuzz fuzz-build deps install config clean
+.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao bench-pii bench-tok fuzz fuzz-build deps install config clean
 .DELETE_ON_ERROR:
 
 all: $(LIB) $(BINS)
@@ -69,6 +74,10 @@ all: $(LIB) $(BINS)
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/obj/%.o: %.cc
+	@mkdir -p $(@D)
+	$(CXX) $(CPPFLAGS) $(ALL_CXXFLAGS) $(if $(filter 1,$(WERROR)),-Werror) -c $< -o $@
 
 $(BUILD)/obj/%.o: %.cu
 	@mkdir -p $(@D)
@@ -85,7 +94,15 @@ $(BUILD)/bin/%: $(BUILD)/obj/tools/%.o $(LIB)
 
 # ---- tests ----
 
-tests: all $(UNIT_BINS)
+# Small programs the tests drive (tests/tools/NAME.c -> BUILD/tests/tools/NAME).
+TEST_TOOL_SRCS := $(wildcard tests/tools/*.c)
+TEST_TOOLS := $(TEST_TOOL_SRCS:tests/tools/%.c=$(BUILD)/tests/tools/%)
+
+tests: all $(UNIT_BINS) $(TEST_TOOLS)
+
+$(BUILD)/tests/tools/%: $(BUILD)/obj/tests/tools/%.o $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) $(LDFLAGS) $< $(LIB) $(LDLIBS) -o $@
 
 $(BUILD)/tests/%: $(BUILD)/obj/tests/unit/%.o $(LIB)
 	@mkdir -p $(@D)
@@ -99,9 +116,11 @@ FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize
 
 fuzz-build: $(FUZZ_BINS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(wildcard lib/*/*.h)
-	@mkdir -p $(@D)
-	clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRCS) $(LDLIBS) -o $@
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(LIB_CXX_SRCS) $(wildcard lib/*/*.h)
+	@mkdir -p $(@D)/cxx
+	for f in $(LIB_CXX_SRCS); do clang++ $(CPPFLAGS) -std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+	  -c $$f -o $(@D)/cxx/$*-$$(basename $$f .cc).o || exit 1; done
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRCS) $(foreach f,$(LIB_CXX_SRCS),$(@D)/cxx/$*-$(basename $(notdir $f)).o) $(LDLIBS) -o $@
 
 # make check = deps, then the real work in a fresh make (so pkg-config sees
 # packages that deps has just installed).
@@ -123,7 +142,7 @@ fuzz: deps
 	done
 
 # make bench fails when a benchmark misses its target (make -k bench runs the rest).
-bench: bench-split bench-kakao bench-pii
+bench: bench-split bench-kakao bench-pii bench-tok
 
 bench-split: all $(BUILD)/bench/gen-jsonl
 	tests/bench/split-bench.sh $(BUILD)
@@ -133,6 +152,14 @@ bench-kakao: all $(BUILD)/bench/gen-kakao
 
 bench-pii: all $(BUILD)/bench/gen-pii-chat
 	tests/bench/pii-bench.sh $(BUILD)
+
+bench-tok: all $(BUILD)/bench/gen-tok-chat $(BUILD)/bench/spm_baseline
+	tests/bench/tok-bench.sh $(BUILD)
+
+# bench-tok's libsentencepiece baseline (C++; not built by the generators' pattern rule)
+$(BUILD)/bench/spm_baseline: tests/bench/spm_baseline.cc
+	@mkdir -p $(@D)
+	$(CXX) -std=c++17 -O2 -Wall -Wextra $< -o $@ $(shell pkg-config --cflags --libs sentencepiece 2>/dev/null || echo -lsentencepiece)
 
 $(BUILD)/bench/%: tests/bench/%.c tests/bench/gen-common.h tests/bench/chat-words.h
 	@mkdir -p $(@D)

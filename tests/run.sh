@@ -64,6 +64,8 @@ for b in "${builds[@]}"; do
     suite "conformance/kakao-viewer ($b)" tests/conformance/kakao-viewer.sh "$b/bin"
     suite "conformance/pii-kakaoship ($b)" tests/conformance/pii-kakaoship.sh "$b/bin"
     suite "pii corpus ($b)" tests/pii/eval.sh "$b/bin"
+    suite "conformance/spm ($b)" tests/conformance/spm.sh "$b"
+    suite "conformance/templates ($b)" tests/conformance/templates.sh "$b"
 done
 suite "schema cases" tests/schema/run-cases.sh
 suite "man pages" tests/man-check.sh

@@ -22,4 +22,8 @@ int utf8_using_avx2(void);
  * surrogate) to out and returns its length, 1 to 4. */
 size_t utf8_encode(uint32_t cp, char out[4]);
 
+/* Decodes the sequence at s[0..n) into *cp and returns its length (1-4),
+ * or -1 when it is not valid UTF-8 (also cut off, overlong, surrogate). */
+int utf8_decode(const unsigned char *s, size_t n, uint32_t *cp);
+
 #endif
