@@ -321,6 +321,7 @@ static int render_qwen3(R *r)
                 put(r, lstrip_nl(rstrip_nl(reasoning)));
                 puts_(r, "\n</think>\n\n");
                 c = lstrip_nl(c);
+                if (!lstrip_nl(rstrip_nl(reasoning)).n) train(r, i); /* an empty block is the template's */
             }
         }
         put(r, c);
@@ -362,6 +363,7 @@ static int render_qwen35(R *r)
                 puts_(r, "<think>\n");
                 put(r, trim(reasoning));
                 puts_(r, "\n</think>\n\n");
+                if (!trim(reasoning).n) train(r, i); /* an empty block is the template's */
             }
         }
         put(r, c);

@@ -60,8 +60,8 @@ typedef struct {
  * separator after it); a message that the template folds into another turn
  * (Gemma's and Llama 2's system) or drops has start == end.
  * [train_start, train_end) is empty except for assistant messages: from the
- * first byte after the turn's header (the think block when the template
- * writes one, else the content) to the last byte of the end-of-turn marker
+ * first byte after the turn's header (the think block when the message
+ * has reasoning; an empty think block the template writes is not trained) to the last byte of the end-of-turn marker
  * (<|im_end|>, <end_of_turn>, <turn|>, <|eot_id|>, the EOS of Llama 2 and
  * Alpaca), so the model learns to stop; the separator after the marker
  * ("\n") is not trained. Bytes before turns[0].start are the template's
