@@ -19,22 +19,21 @@ static int byte_printable(unsigned b)
     return (b >= 33 && b <= 126) || (b >= 161 && b <= 172) || (b >= 174);
 }
 
+/* The 68 others, in order: 0-32 → 256-288, 127-160 → 289-322, 173 → 323. */
 uint32_t tok_byte_to_cp(unsigned b)
 {
     if (byte_printable(b)) return b;
-    uint32_t n = 0;
-    for (unsigned c = 0; c < b; c++)
-        if (!byte_printable(c)) n++;
-    return 256 + n;
+    if (b <= 32) return 256 + b;
+    if (b >= 127 && b <= 160) return 289 + (b - 127);
+    return 323; /* 173 */
 }
 
 int tok_cp_to_byte(uint32_t cp)
 {
     if (cp < 256) return byte_printable(cp) ? (int)cp : -1;
-    uint32_t n = 0;
-    for (unsigned c = 0; c < 256; c++)
-        if (!byte_printable(c) && 256 + n++ == cp) return (int)c;
-    return -1;
+    if (cp <= 288) return (int)(cp - 256);
+    if (cp <= 322) return (int)(127 + cp - 289);
+    return cp == 323 ? 173 : -1;
 }
 
 /* ---- string map ---- */

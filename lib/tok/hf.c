@@ -1362,8 +1362,7 @@ static int dec_step_run(const dec_step *st, strlist *in, strlist *out, sft_buf *
     return 0;
 }
 
-int tok_hf_decode(const tok_hf *h, const tok_added_set *added, const int32_t *ids, size_t n,
-                  int skip_special, sft_buf *out)
+int tok_hf_decode(const tok_hf *h, const uint8_t *skip, const int32_t *ids, size_t n, sft_buf *out)
 {
     const tok_bpe *b = &h->bpe;
     sft_buf arena[2] = {{0}, {0}}, tmp = {0};
@@ -1371,12 +1370,7 @@ int tok_hf_decode(const tok_hf *h, const tok_added_set *added, const int32_t *id
     int cur = 0, rc = -1;
     for (size_t i = 0; i < n; i++) {
         if (ids[i] < 0 || (size_t)ids[i] >= b->n || b->len[ids[i]] == UINT32_MAX) goto done;
-        if (skip_special) {
-            int special = 0;
-            for (size_t k = 0; k < added->n && !special; k++)
-                special = added->tok[k].id == ids[i] && added->tok[k].special;
-            if (special) continue;
-        }
+        if (skip && skip[ids[i]]) continue;
         if (sl_push(&l[0], b->arena + b->off[ids[i]], b->len[ids[i]]) != 0) goto done;
     }
     for (int s = 0; s < h->ndec; s++) {

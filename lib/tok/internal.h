@@ -164,8 +164,8 @@ int tok_hf_encode_plain(tok_hf_worker *w, const char *text, size_t len, uint32_t
 /* The post-processor: tokens to put before and after the sequence. */
 int tok_hf_post(const tok_hf *h, const int32_t **pre, size_t *npre, const int32_t **post,
                 size_t *npost);
-int tok_hf_decode(const tok_hf *h, const tok_added_set *added, const int32_t *ids, size_t n,
-                  int skip_special, sft_buf *out);
+/* skip: per id, 1 to leave it out (special tokens), or NULL. */
+int tok_hf_decode(const tok_hf *h, const uint8_t *skip, const int32_t *ids, size_t n, sft_buf *out);
 int32_t tok_hf_special_id(const tok_hf *h, int which); /* 0 bos, 1 eos */
 
 #endif

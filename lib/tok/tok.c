@@ -28,6 +28,7 @@ struct sft_tok {
     int32_t pre[8], post[8]; /* SentencePiece: BOS/EOS as tokenizer_config.json says */
     size_t npre, npost;
     int32_t bos, eos;
+    uint8_t *special;        /* per id: a special token (skipped when decoding with skip_special) */
     char *chat_template, *bos_token, *eos_token;
     char desc[160];
 };
@@ -371,6 +372,13 @@ sft_tok *sft_tok_load(const char *path, char *err, size_t errlen)
         goto fail;
     }
     if (load_config(t, dir, &add_bos, &add_eos, err, errlen) != 0) goto fail;
+    size_t nv = sft_tok_vocab_size(t);
+    if (!(t->special = calloc(nv ? nv : 1, 1))) {
+        seterr(err, errlen, "out of memory");
+        goto fail;
+    }
+    for (size_t i = 0; i < t->added.n; i++)
+        if (t->added.tok[i].special && (size_t)t->added.tok[i].id < nv) t->special[t->added.tok[i].id] = 1;
     t->bos = t->bos_token ? sft_tok_piece_id(t, t->bos_token, strlen(t->bos_token)) : -1;
     t->eos = t->eos_token ? sft_tok_piece_id(t, t->eos_token, strlen(t->eos_token)) : -1;
     if (t->hf) {
@@ -395,6 +403,7 @@ void sft_tok_free(sft_tok *t)
     tok_hf_free(t->hf);
     sft_spm_free(t->spm);
     tok_added_free(&t->added);
+    free(t->special);
     free(t->chat_template);
     free(t->bos_token);
     free(t->eos_token);
@@ -436,10 +445,7 @@ const char *sft_tok_piece(const sft_tok *t, int32_t id, size_t *len)
 
 int sft_tok_is_special(const sft_tok *t, int32_t id)
 {
-    if (t->spm) return sft_spm_is_control(t->spm, id);
-    for (size_t i = 0; i < t->added.n; i++)
-        if (t->added.tok[i].id == id) return t->added.tok[i].special;
-    return 0;
+    return id >= 0 && (size_t)id < sft_tok_vocab_size(t) && t->special[id];
 }
 
 int32_t sft_tok_bos(const sft_tok *t) { return t->bos; }
@@ -513,12 +519,12 @@ int sft_tok_encode(sft_tok_worker *w, const char *text, size_t len, unsigned fla
 
 int sft_tok_decode(const sft_tok *t, const int32_t *ids, size_t n, int skip_special, sft_buf *out)
 {
-    if (t->hf) return tok_hf_decode(t->hf, &t->added, ids, n, skip_special, out);
+    if (t->hf) return tok_hf_decode(t->hf, skip_special ? t->special : NULL, ids, n, out);
     int32_t *keep = malloc((n ? n : 1) * sizeof *keep);
     if (!keep) return -1;
     size_t k = 0;
     for (size_t i = 0; i < n; i++)
-        if (!skip_special || !sft_spm_is_control(t->spm, ids[i])) keep[k++] = ids[i];
+        if (!skip_special || !sft_tok_is_special(t, ids[i])) keep[k++] = ids[i];
     char *s = NULL;
     size_t slen = 0;
     int rc = sft_spm_decode(t->spm, keep, k, &s, &slen);
