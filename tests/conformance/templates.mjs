@@ -16,8 +16,9 @@
 // jinja2 disagree, jinja2 (what transformers runs) decides, and the line says
 // so. A template that raises must make chat-render fail too. Then, per
 // conversation, the trained spans: each assistant turn's [train_start,
-// train_end) begins right after its header, holds its text and ends with the
-// end-of-turn marker. Prints TAP.
+// train_end) begins right after its header (Qwen3/Qwen3.5: after the empty
+// think block the template writes there, if any), holds its text and ends
+// with the end-of-turn marker. Prints TAP.
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -54,6 +55,9 @@ const SPANS = {
   llama2: { hdr: '', eot: null, sep: '', open: '[INST]' },
   alpaca: { hdr: '### Response:\n', eot: null, sep: '\n\n', open: '### Instruction:' },
 };
+// The think block with no reasoning that these templates write (its bytes
+// are the template's, not the model's, and are not trained).
+const EMPTY_THINK = { qwen3: '<think>\n\n</think>\n\n', 'qwen3.5': '<think>\n\n</think>\n\n' };
 const spanKind = (name) =>
   ({ chatml: 'chatml', qwen2: 'chatml', 'qwen2.5': 'chatml', qwen3: 'chatml', 'qwen3.5': 'chatml', gemma2: 'gemma', gemma3: 'gemma' })[
     name
@@ -209,7 +213,19 @@ function checkSpans(x) {
     if (!span.endsWith(eot)) bad.push(`turn ${i}: trained bytes do not end with ${JSON.stringify(eot)}: ${JSON.stringify(span)}`);
     if (at(te, end) !== kind.sep) bad.push(`turn ${i}: after the marker ${JSON.stringify(at(te, end))}, not ${JSON.stringify(kind.sep)}`);
     const head = at(start, ts);
-    if (head !== '' && !head.endsWith(kind.hdr)) bad.push(`turn ${i}: trained bytes do not start after the header: ${JSON.stringify(head)}`);
+    // Qwen3 and Qwen3.5: an empty think block that the template writes right
+    // after the header is not trained; the trained bytes start at the content
+    // after it. A think block with reasoning is trained from the header on.
+    const hdrAt = buf.indexOf(Buffer.from(kind.hdr, 'utf8'), start);
+    const emptyThink = EMPTY_THINK[x.s.detected];
+    const skipThink =
+      emptyThink !== undefined && kind.hdr !== '' && hdrAt >= 0 && hdrAt < end &&
+      at(hdrAt + Buffer.byteLength(kind.hdr), end).startsWith(emptyThink);
+    const want = skipThink ? kind.hdr + emptyThink : kind.hdr;
+    if ((skipThink || head !== '') && !head.endsWith(want))
+      bad.push(
+        `turn ${i}: trained bytes do not start ${skipThink ? 'after the empty think block' : 'after the header'}: ${JSON.stringify(head)}`,
+      );
     const texts = typeof m.content === 'string' ? [m.content.split('</think>').pop()] : m.content.filter((p) => p.type === 'text').map((p) => p.text);
     if (span.includes(kind.open) && !texts.some((tx) => tx.includes(kind.open)))
       bad.push(`turn ${i}: trained bytes open another turn: ${JSON.stringify(span)}`);

@@ -83,11 +83,13 @@ static void test_chatml_family(void **state)
 static void test_qwen3(void **state)
 {
     (void)state;
-    /* The last assistant turn gets an empty think block. */
+    /* The last assistant turn gets an empty think block, which is the
+     * template's: the trained bytes start at the content after it. */
     check("qwen3", NULL, sys_user_asst, 3,
           "<|im_start|>system\nBe brief.<|im_end|>\n<|im_start|>user\n Hi <|im_end|>\n"
           "<|im_start|>assistant\n<think>\n\n</think>\n\nHello!\n<|im_end|>\n");
-    assert_string_equal(trained(2), "<think>\n\n</think>\n\nHello!\n<|im_end|>");
+    assert_string_equal(trained(2), "Hello!\n<|im_end|>");
+    assert_int_equal(turns[2].train_start, turns[2].start + strlen("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
 
     /* Reasoning before the last query is dropped; after it, kept. */
     sft_chat_msg m[] = {MSG(USER, "1+1?"), MSG(ASSISTANT, "<think>\none\n</think>\n\n2"), MSG(USER, "2+2?"),
@@ -97,6 +99,12 @@ static void test_qwen3(void **state)
     check("qwen3", NULL, m, 4,
           "<|im_start|>user\n1+1?<|im_end|>\n<|im_start|>assistant\n2<|im_end|>\n"
           "<|im_start|>user\n2+2?<|im_end|>\n<|im_start|>assistant\n<think>\nadd\n</think>\n\n4<|im_end|>\n");
+    /* No think block: trained from the header on; with reasoning, the think
+     * block is trained too. */
+    assert_string_equal(trained(1), "2<|im_end|>");
+    assert_int_equal(turns[1].train_start, turns[1].start + strlen("<|im_start|>assistant\n"));
+    assert_string_equal(trained(3), "<think>\nadd\n</think>\n\n4<|im_end|>");
+    assert_int_equal(turns[3].train_start, turns[3].start + strlen("<|im_start|>assistant\n"));
 
     sft_chat_opts off = {.add_generation_prompt = 1, .enable_thinking = SFT_THINK_OFF};
     check("qwen3", &off, m, 1, "<|im_start|>user\n1+1?<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n");
@@ -106,6 +114,7 @@ static void test_qwen3(void **state)
     sft_chat_msg lead[] = {MSG(USER, "q"), MSG(ASSISTANT, "\n  a")};
     check("qwen3", NULL, lead, 2,
           "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\n  a<|im_end|>\n");
+    assert_string_equal(trained(1), "  a<|im_end|>");
 }
 
 static void test_qwen35(void **state)
@@ -120,7 +129,23 @@ static void test_qwen35(void **state)
           "<|im_start|>system\nsys<|im_end|>\n"
           "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|> What?<|im_end|>\n"
           "<|im_start|>assistant\n<think>\n\n</think>\n\nIt is a cat.<|im_end|>\n<|im_start|>assistant\n<think>\n");
-    assert_string_equal(trained(2), "<think>\n\n</think>\n\nIt is a cat.<|im_end|>");
+    /* The empty think block is the template's and is not trained. */
+    assert_string_equal(trained(2), "It is a cat.<|im_end|>");
+    assert_int_equal(turns[2].train_start, turns[2].start + strlen("<|im_start|>assistant\n<think>\n\n</think>\n\n"));
+    /* Reasoning is trained, from right after the header; reasoning that
+     * trims to nothing gives the empty block, which is not. */
+    sft_chat_msg r[] = {MSG(USER, "q"), MSG(ASSISTANT, "a")};
+    r[1].reasoning = " why ";
+    r[1].reasoning_len = strlen(r[1].reasoning);
+    check("qwen3.5", NULL, r, 2,
+          "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\nwhy\n</think>\n\na<|im_end|>\n");
+    assert_string_equal(trained(1), "<think>\nwhy\n</think>\n\na<|im_end|>");
+    assert_int_equal(turns[1].train_start, turns[1].start + strlen("<|im_start|>assistant\n"));
+    r[1].reasoning = " \n ";
+    r[1].reasoning_len = strlen(r[1].reasoning);
+    check("qwen3.5", NULL, r, 2,
+          "<|im_start|>user\nq<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n\na<|im_end|>\n");
+    assert_string_equal(trained(1), "a<|im_end|>");
 
     assert_null(render("qwen3.5", NULL, m + 2, 1));
     assert_non_null(strstr(err, "No user query found"));
