@@ -193,6 +193,12 @@ demo-run:
 	@echo '$$ head -c 300 $(D)/chat.train.jsonl'
 	@head -c 300 $(D)/chat.train.jsonl; echo ...
 	@echo
+	@echo "== tokcount: the token counts of the training part as a model with a ChatML template"
+	@echo "   sees them (the small test tokenizer of fixtures/tok), to choose max_seq_length"
+	@echo '$$ tokcount --tokenizer fixtures/tok/bytelevel/tokenizer.json --template chatml --stats $(D)/chat.train.jsonl'
+	@$(BUILD)/bin/tokcount --tokenizer fixtures/tok/bytelevel/tokenizer.json --template chatml \
+	  --stats $(D)/chat.train.jsonl
+	@echo
 	@echo "== reply pairs with two turns of history, long replies dropped"
 	@echo '$$ kakao-parse -v --emit pairs --me 정민준 --context 2 --max-chars 200 -o $(D)/pairs.jsonl $(D)/talk.txt'
 	@$(BUILD)/bin/kakao-parse -v --emit pairs --me 정민준 --context 2 --max-chars 200 -o $(D)/pairs.jsonl $(D)/talk.txt

@@ -79,7 +79,7 @@ static int encode_chat(sft_example_enc *e, const sft_chat_msg *msgs, size_t n, s
         snprintf(err, errlen, "rendered conversation over 4 GB");
         return -1;
     }
-    if (sft_tok_encode(e->w, e->text.p ? e->text.p : "", e->text.len, 0, 0, &e->toks) != 0 ||
+    if (sft_tok_encode(e->w, e->text.p ? e->text.p : "", e->text.len, SFT_TOK_SPECIAL_TEXT, 0, &e->toks) != 0 ||
         grow_mask(e, e->toks.n) != 0)
         return -2;
     /* turns are in order, and so are tokens: one pass over both */
@@ -179,7 +179,9 @@ static int encode_plain(sft_example_enc *e, const char *json, size_t len, sft_ex
         snprintf(err, errlen, "text over 4 GB");
         return -1;
     }
-    if (sft_tok_encode(e->w, e->text.p ? e->text.p : "", e->text.len, c->flags, 0, &e->toks) != 0 ||
+    /* offsets only matter to a cut */
+    unsigned flags = c->flags | (c->over == SFT_OVER_TRUNCATE ? 0 : SFT_TOK_NO_OFFSETS);
+    if (sft_tok_encode(e->w, e->text.p ? e->text.p : "", e->text.len, flags, 0, &e->toks) != 0 ||
         grow_mask(e, e->toks.n) != 0)
         return -2;
     memset(e->mask, 1, e->toks.n);
@@ -190,8 +192,13 @@ static int encode_plain(sft_example_enc *e, const char *json, size_t len, sft_ex
         out->fate = c->over == SFT_OVER_KEEP ? SFT_EX_OVER_KEPT
                   : c->over == SFT_OVER_DROP ? SFT_EX_DROPPED : SFT_EX_TRUNCATED;
         if (out->fate == SFT_EX_TRUNCATED) {
+            /* cut after the last token that ends on a character boundary
+             * (a byte-level token may end inside one) */
             n = c->max_tokens;
-            out->text_len = e->toks.end[n - 1];
+            while (n > 0 && e->toks.end[n - 1] < e->text.len &&
+                   ((unsigned char)e->text.p[e->toks.end[n - 1]] & 0xC0) == 0x80)
+                n--;
+            out->text_len = n ? e->toks.end[n - 1] : 0;
         }
     }
     out->ids = e->toks.ids;

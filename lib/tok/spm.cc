@@ -197,6 +197,20 @@ int sft_spm_encode(const sft_spm *m, const char *text, size_t len,
     }
 }
 
+int sft_spm_encode_ids(const sft_spm *m, const char *text, size_t len,
+                       int (*emit)(void *ctx, int32_t id, uint32_t start, uint32_t end), void *ctx) {
+    try {
+        thread_local std::vector<int> ids;
+        ids.clear();
+        if (!m->sp.Encode(std::string_view(text, len), &ids).ok()) return -1;
+        for (int id : ids)
+            if (emit(ctx, int32_t(id), 0, 0)) return -1;
+        return 0;
+    } catch (...) {
+        return -1;
+    }
+}
+
 int sft_spm_decode(const sft_spm *m, const int32_t *ids, size_t n, char **out, size_t *outlen) {
     try {
         std::vector<int> v(ids, ids + n);

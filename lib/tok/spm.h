@@ -24,6 +24,11 @@ void sft_spm_free(sft_spm *m);
 int sft_spm_encode(const sft_spm *m, const char *text, size_t len,
                    int (*emit)(void *ctx, int32_t id, uint32_t start, uint32_t end), void *ctx);
 
+/* The same ids without offsets (every range empty at 0): libsentencepiece's
+ * fast path, for callers that need no offsets. */
+int sft_spm_encode_ids(const sft_spm *m, const char *text, size_t len,
+                       int (*emit)(void *ctx, int32_t id, uint32_t start, uint32_t end), void *ctx);
+
 /* Decodes ids into a malloc'ed NUL-terminated string (*out, *outlen); the
  * caller frees it. Returns 0, or -1 (bad id, out of memory). */
 int sft_spm_decode(const sft_spm *m, const int32_t *ids, size_t n, char **out, size_t *outlen);

@@ -483,12 +483,14 @@ static int spm_emit(void *c, int32_t id, uint32_t s, uint32_t e)
     return sft_tokens_push(x->out, id, x->base + s, x->base + e);
 }
 
-static int encode_plain(sft_tok_worker *w, const char *s, size_t n, uint32_t base, sft_tokens *out)
+static int encode_plain(sft_tok_worker *w, const char *s, size_t n, uint32_t base, unsigned flags,
+                        sft_tokens *out)
 {
     if (n == 0) return 0;
     if (w->hf) return tok_hf_encode_plain(w->hf, s, n, base, out);
     spm_ctx x = {out, base};
-    return sft_spm_encode(w->t->spm, s, n, spm_emit, &x);
+    return flags & SFT_TOK_NO_OFFSETS ? sft_spm_encode_ids(w->t->spm, s, n, spm_emit, &x)
+                                      : sft_spm_encode(w->t->spm, s, n, spm_emit, &x);
 }
 
 int sft_tok_encode(sft_tok_worker *w, const char *text, size_t len, unsigned flags, uint32_t base,
@@ -503,13 +505,14 @@ int sft_tok_encode(sft_tok_worker *w, const char *text, size_t len, unsigned fla
             if (sft_tokens_push(out, pre[i], base, base) != 0) return -1;
     size_t at = 0, ms, me;
     long k;
-    while ((k = tok_added_find(&t->added, text, len, at, &ms, &me)) >= 0) {
-        if (encode_plain(w, text + at, ms - at, base + (uint32_t)at, out) != 0 ||
+    int match = t->hf || (flags & SFT_TOK_SPECIAL_TEXT);
+    while (match && (k = tok_added_find(&t->added, text, len, at, &ms, &me)) >= 0) {
+        if (encode_plain(w, text + at, ms - at, base + (uint32_t)at, flags, out) != 0 ||
             sft_tokens_push(out, t->added.tok[k].id, base + (uint32_t)ms, base + (uint32_t)me) != 0)
             return -1;
         at = me;
     }
-    if (encode_plain(w, text + at, len - at, base + (uint32_t)at, out) != 0) return -1;
+    if (encode_plain(w, text + at, len - at, base + (uint32_t)at, flags, out) != 0) return -1;
     if (flags & SFT_TOK_ADD_SPECIAL)
         for (size_t i = 0; i < npost; i++)
             if (sft_tokens_push(out, post[i], base + (uint32_t)len, base + (uint32_t)len) != 0)

@@ -1,11 +1,15 @@
 /* Tokenizers behind one handle: a Hugging Face tokenizer.json (our own BPE,
  * lib/tok/hf.c) or a SentencePiece .model (libsentencepiece, lib/tok/spm.cc).
  *
- * Encoding follows Hugging Face semantics for both kinds: added and special
- * tokens written in the text ("<|im_start|>", "<bos>", "<s>") are matched
+ * A tokenizer.json encodes as Hugging Face's tokenizers do: added and
+ * special tokens written in the text ("<|im_start|>", "<bos>") are matched
  * before the model sees the text and become their ids; the rest is
- * normalized, pre-tokenized and run through the model. SFT_TOK_ADD_SPECIAL
- * adds what the post-processor adds (Gemma's <bos>, Llama 2's <s>).
+ * normalized, pre-tokenized and run through the model. A .model encodes as
+ * libsentencepiece (spm_encode) does, unless SFT_TOK_SPECIAL_TEXT asks for
+ * its control tokens written in the text ("<s>", "</s>") to be matched the
+ * same way, as HF's slow tokenizers do: chat templates write them.
+ * SFT_TOK_ADD_SPECIAL adds what the post-processor adds (Gemma's <bos>,
+ * Llama 2's <s>).
  *
  * A loaded sft_tok is read-only and may be shared by threads; each thread
  * encodes through its own sft_tok_worker (caches and scratch space, so that
@@ -35,7 +39,9 @@ void sft_tokens_free(sft_tokens *t);
 int sft_tokens_push(sft_tokens *t, int32_t id, uint32_t start, uint32_t end);
 
 enum {
-    SFT_TOK_ADD_SPECIAL = 1, /* run the post-processor (BOS/EOS as the file says) */
+    SFT_TOK_ADD_SPECIAL = 1,  /* run the post-processor (BOS/EOS as the file says) */
+    SFT_TOK_SPECIAL_TEXT = 2, /* .model: match control tokens in the text too */
+    SFT_TOK_NO_OFFSETS = 4,   /* offsets not wanted (a .model encodes faster): left at base */
 };
 
 /* Loads PATH: a tokenizer.json, a SentencePiece .model, or a model directory
