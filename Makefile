@@ -118,7 +118,7 @@ fuzz-build: $(FUZZ_BINS)
 
 $(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(LIB_CXX_SRCS) $(wildcard lib/*/*.h)
 	@mkdir -p $(@D)/cxx
-	for f in $(LIB_CXX_SRCS); do clang++ $(CPPFLAGS) -std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined \
+	for f in $(LIB_CXX_SRCS); do clang++ $(CPPFLAGS) -std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr,function \
 	  -c $$f -o $(@D)/cxx/$*-$$(basename $$f .cc).o || exit 1; done
 	clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRCS) $(foreach f,$(LIB_CXX_SRCS),$(@D)/cxx/$*-$(basename $(notdir $f)).o) $(LDLIBS) -o $@
 
