@@ -93,6 +93,7 @@ struct tok_hf_worker {
     piece *pc, *pc2;
     size_t pc_cap, pc2_cap;
     sft_buf tmp;
+    int at_start; /* this stretch starts the input (Metaspace "first") */
 };
 
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
@@ -172,7 +173,7 @@ static int load_normalizer(tok_hf *h, const cJSON *n, char *err, size_t errlen)
         seterr(err, errlen, "normalizer: more than %d steps", MAX_STEPS);
         return -1;
     }
-    norm_step *s = &h->norm[h->nnorm];
+    norm_step *s = &h->norm[h->nnorm++]; /* counted now: free_steps frees it on failure */
     memset(s, 0, sizeof *s);
     if (strcmp(type, "NFC") == 0) s->kind = N_NFC;
     else if (strcmp(type, "NFKC") == 0) s->kind = N_NFKC;
@@ -206,7 +207,6 @@ static int load_normalizer(tok_hf *h, const cJSON *n, char *err, size_t errlen)
         seterr(err, errlen, "unsupported normalizer \"%s\"", type);
         return -1;
     }
-    h->nnorm++;
     return 0;
 }
 
@@ -264,7 +264,7 @@ static int load_pre(tok_hf *h, const cJSON *p, char *err, size_t errlen)
         seterr(err, errlen, "pre_tokenizer: more than %d steps", MAX_STEPS);
         return -1;
     }
-    pre_step *s = &h->pre[h->npre];
+    pre_step *s = &h->pre[h->npre++];
     memset(s, 0, sizeof *s);
     if (strcmp(type, "Split") == 0) {
         s->kind = P_SPLIT;
@@ -303,7 +303,6 @@ static int load_pre(tok_hf *h, const cJSON *p, char *err, size_t errlen)
         seterr(err, errlen, "unsupported pre_tokenizer \"%s\"", type);
         return -1;
     }
-    h->npre++;
     return 0;
 }
 
@@ -325,7 +324,7 @@ static int load_decoder(tok_hf *h, const cJSON *d, char *err, size_t errlen)
         seterr(err, errlen, "decoder: more than %d steps", MAX_STEPS);
         return -1;
     }
-    dec_step *s = &h->dec[h->ndec];
+    dec_step *s = &h->dec[h->ndec++];
     memset(s, 0, sizeof *s);
     if (strcmp(type, "ByteLevel") == 0) s->kind = D_BYTELEVEL;
     else if (strcmp(type, "ByteFallback") == 0) s->kind = D_BYTEFALLBACK;
@@ -355,9 +354,13 @@ static int load_decoder(tok_hf *h, const cJSON *d, char *err, size_t errlen)
             seterr(err, errlen, "unsupported decoder: Replace with a Regex pattern");
             return -1;
         }
+        if (s->plen == 0) {
+            seterr(err, errlen, "decoder Replace: empty pattern");
+            return -1;
+        }
         s->rep = strdup(c);
         s->rlen = strlen(c);
-        if (!s->rep || s->plen == 0) return -1;
+        if (!s->rep) return -1;
     } else if (strcmp(type, "Metaspace") == 0) {
         s->kind = D_METASPACE;
         const char *r = jstr(d, "replacement");
@@ -369,7 +372,6 @@ static int load_decoder(tok_hf *h, const cJSON *d, char *err, size_t errlen)
         seterr(err, errlen, "unsupported decoder \"%s\"", type);
         return -1;
     }
-    h->ndec++;
     return 0;
 }
 
@@ -382,17 +384,24 @@ static int32_t token_id(const tok_hf *h, const tok_added_set *added, const char 
     return tok_bpe_lookup_piece(&h->bpe, s, n);
 }
 
-static int add_post(int32_t *ids, size_t *n, int32_t id, char *err, size_t errlen)
+/* A special id the post-processor adds must name a token of the vocabulary. */
+static int add_post(const tok_hf *h, int32_t *ids, size_t *n, const cJSON *id, char *err,
+                    size_t errlen)
 {
+    double v = cJSON_IsNumber(id) ? id->valuedouble : -1;
+    if (v < 0 || v >= (double)h->bpe.n || v != (double)(int64_t)v || h->bpe.len[(size_t)v] == UINT32_MAX) {
+        seterr(err, errlen, "post_processor: id %g is not a token of the vocabulary", v);
+        return -1;
+    }
     if (*n == 8) {
         seterr(err, errlen, "post_processor: too many special tokens");
         return -1;
     }
-    ids[(*n)++] = id;
+    ids[(*n)++] = (int32_t)v;
     return 0;
 }
 
-static int load_post(tok_hf *h, const tok_added_set *added, const cJSON *p, char *err, size_t errlen)
+static int load_post(tok_hf *h, const cJSON *p, char *err, size_t errlen)
 {
     if (!p || cJSON_IsNull(p)) return 0;
     const char *type = jstr(p, "type");
@@ -403,7 +412,7 @@ static int load_post(tok_hf *h, const tok_added_set *added, const cJSON *p, char
     if (strcmp(type, "Sequence") == 0) {
         const cJSON *c;
         cJSON_ArrayForEach(c, cJSON_GetObjectItemCaseSensitive(p, "processors"))
-            if (load_post(h, added, c, err, errlen) != 0) return -1;
+            if (load_post(h, c, err, errlen) != 0) return -1;
         return 0;
     }
     if (strcmp(type, "ByteLevel") == 0) return 0; /* offsets only */
@@ -428,31 +437,20 @@ static int load_post(tok_hf *h, const tok_added_set *added, const cJSON *p, char
             }
             const cJSON *id;
             cJSON_ArrayForEach(id, ids)
-            {
-                if (!cJSON_IsNumber(id) || id->valuedouble < 0 || id->valuedouble >= (double)h->bpe.n + 1e9)
-                    return seterr(err, errlen, "post_processor: bad id"), -1;
-                if (add_post(seen_seq ? h->post_post : h->post_pre,
-                             seen_seq ? &h->npost_post : &h->npost_pre, (int32_t)id->valuedouble, err,
-                             errlen) != 0)
+                if (add_post(h, seen_seq ? h->post_post : h->post_pre,
+                             seen_seq ? &h->npost_post : &h->npost_pre, id, err, errlen) != 0)
                     return -1;
-            }
         }
         return 0;
     }
     if (strcmp(type, "RobertaProcessing") == 0 || strcmp(type, "BertProcessing") == 0) {
         const cJSON *cls = cJSON_GetObjectItemCaseSensitive(p, "cls");
         const cJSON *sep = cJSON_GetObjectItemCaseSensitive(p, "sep");
-        const cJSON *ci = cJSON_GetArrayItem(cls, 1), *si = cJSON_GetArrayItem(sep, 1);
-        if (!cJSON_IsNumber(ci) || !cJSON_IsNumber(si)) {
-            seterr(err, errlen, "post_processor %s: cls and sep must be [token, id]", type);
-            return -1;
-        }
-        if (add_post(h->post_pre, &h->npost_pre, ci->valueint, err, errlen) != 0 ||
-            add_post(h->post_post, &h->npost_post, si->valueint, err, errlen) != 0)
+        if (add_post(h, h->post_pre, &h->npost_pre, cJSON_GetArrayItem(cls, 1), err, errlen) != 0 ||
+            add_post(h, h->post_post, &h->npost_post, cJSON_GetArrayItem(sep, 1), err, errlen) != 0)
             return -1;
         return 0;
     }
-    (void)added;
     seterr(err, errlen, "unsupported post_processor \"%s\"", type);
     return -1;
 }
@@ -681,7 +679,7 @@ tok_hf *tok_hf_load(const char *path, tok_added_set *added, char *err, size_t er
     int byte_level = h->bpe.byte_level;
     if (load_vocab(h, model, added, n, byte_level, err, errlen) != 0) goto fail;
     if (load_decoder(h, dec, err, errlen) != 0 ||
-        load_post(h, added, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), err, errlen) != 0 ||
+        load_post(h, cJSON_GetObjectItemCaseSensitive(root, "post_processor"), err, errlen) != 0 ||
         tok_added_build(added) != 0)
         goto fail;
     snprintf(h->desc, sizeof h->desc, "tokenizer.json (BPE%s, %zu tokens)",
@@ -1095,7 +1093,7 @@ static int rewrite_pieces(tok_hf_worker *w, const pre_step *st, size_t *npc)
             int starts = e - s >= st->repl_len && memcmp(t + s, st->repl, st->repl_len) == 0;
             int lead_space = e > s && t[s] == ' ';
             int prepend = !starts && !lead_space &&
-                          (st->scheme == PS_ALWAYS || (st->scheme == PS_FIRST && w->map[s] == 0));
+                          (st->scheme == PS_ALWAYS || (st->scheme == PS_FIRST && w->at_start && w->map[s] == 0));
             if (prepend && put2(w, st->repl, st->repl_len, w->map[s]) != 0) return -1;
             for (uint32_t k = s; k < e; k++) {
                 if (t[k] == ' ') {
@@ -1158,8 +1156,9 @@ static int emit_token(void *c, int32_t id, uint32_t s, uint32_t e)
 }
 
 int tok_hf_encode_plain(tok_hf_worker *w, const char *text, size_t len, uint32_t base,
-                        sft_tokens *out)
+                        int at_start, sft_tokens *out)
 {
+    w->at_start = at_start;
     const tok_hf *h = w->h;
     if (len == 0) return 0;
     if (load_text(w, text, len) != 0) return -1;

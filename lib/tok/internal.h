@@ -158,9 +158,10 @@ const tok_bpe *tok_hf_bpe(const tok_hf *h);
 tok_hf_worker *tok_hf_worker_new(const tok_hf *h);
 void tok_hf_worker_free(tok_hf_worker *w);
 /* Encodes a stretch of text that holds no added token: normalizer,
- * pre-tokenizer, model. Offsets are relative to text plus base. */
+ * pre-tokenizer, model. Offsets are relative to text plus base; at_start
+ * says the stretch begins the input (no added token before it). */
 int tok_hf_encode_plain(tok_hf_worker *w, const char *text, size_t len, uint32_t base,
-                        sft_tokens *out);
+                        int at_start, sft_tokens *out);
 /* The post-processor: tokens to put before and after the sequence. */
 int tok_hf_post(const tok_hf *h, const int32_t **pre, size_t *npre, const int32_t **post,
                 size_t *npost);

@@ -484,10 +484,10 @@ static int spm_emit(void *c, int32_t id, uint32_t s, uint32_t e)
 }
 
 static int encode_plain(sft_tok_worker *w, const char *s, size_t n, uint32_t base, unsigned flags,
-                        sft_tokens *out)
+                        int at_start, sft_tokens *out)
 {
     if (n == 0) return 0;
-    if (w->hf) return tok_hf_encode_plain(w->hf, s, n, base, out);
+    if (w->hf) return tok_hf_encode_plain(w->hf, s, n, base, at_start, out);
     spm_ctx x = {out, base};
     return flags & SFT_TOK_NO_OFFSETS ? sft_spm_encode_ids(w->t->spm, s, n, spm_emit, &x)
                                       : sft_spm_encode(w->t->spm, s, n, spm_emit, &x);
@@ -497,6 +497,7 @@ int sft_tok_encode(sft_tok_worker *w, const char *text, size_t len, unsigned fla
                    sft_tokens *out)
 {
     const sft_tok *t = w->t;
+    if (!text) text = ""; /* NULL with length 0 is an empty text */
     const int32_t *pre = t->pre, *post = t->post;
     size_t npre = t->npre, npost = t->npost;
     if (t->hf) tok_hf_post(t->hf, &pre, &npre, &post, &npost);
@@ -507,12 +508,12 @@ int sft_tok_encode(sft_tok_worker *w, const char *text, size_t len, unsigned fla
     long k;
     int match = t->hf || (flags & SFT_TOK_SPECIAL_TEXT);
     while (match && (k = tok_added_find(&t->added, text, len, at, &ms, &me)) >= 0) {
-        if (encode_plain(w, text + at, ms - at, base + (uint32_t)at, flags, out) != 0 ||
+        if (encode_plain(w, text + at, ms - at, base + (uint32_t)at, flags, at == 0, out) != 0 ||
             sft_tokens_push(out, t->added.tok[k].id, base + (uint32_t)ms, base + (uint32_t)me) != 0)
             return -1;
         at = me;
     }
-    if (encode_plain(w, text + at, len - at, base + (uint32_t)at, flags, out) != 0) return -1;
+    if (encode_plain(w, text + at, len - at, base + (uint32_t)at, flags, at == 0, out) != 0) return -1;
     if (flags & SFT_TOK_ADD_SPECIAL)
         for (size_t i = 0; i < npost; i++)
             if (sft_tokens_push(out, post[i], base + (uint32_t)len, base + (uint32_t)len) != 0)

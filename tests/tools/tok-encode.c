@@ -75,7 +75,8 @@ int main(int argc, char **argv)
         const char *sep = vectors ? "\n__ggml_vocab_test__\n" : "\n";
         size_t seplen = strlen(sep), at = 0;
         while (rc == 0 && at <= text.len) {
-            char *hit = strstr(text.p + at, sep);
+            /* memmem, not strstr: texts may hold NUL */
+            char *hit = memmem(text.p + at, text.len - at, sep, seplen);
             size_t end = hit ? (size_t)(hit - text.p) : text.len;
             if (!hit && end == at && at == text.len) break; /* nothing after the last separator */
             rc = emit(t, w, text.p + at, end - at, flags, vectors, decode);
