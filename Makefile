@@ -27,7 +27,8 @@ endif
 DEB_BUILD := build-essential pkg-config libcjson-dev libpcre2-dev libcurl4-openssl-dev \
 	libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libsentencepiece-dev \
 	libicu-dev
-DEB_TEST := libcmocka-dev bats sentencepiece python3-jsonschema clang libclang-rt-14-dev groff-base man-db
+DEB_TEST := libcmocka-dev bats sentencepiece python3-jsonschema clang libclang-rt-14-dev groff-base man-db \
+	python3-torch python3-numpy
 PKGS := libcjson libpcre2-8 sentencepiece icu-uc
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
@@ -57,7 +58,7 @@ LDLIBS += -L$(dir $(NVCC))../lib64 -lcudart
 endif
 endif
 
-LIB_SRCS := $(wildcard lib/*/*.c)
+LIB_SRCS := $(wildcard lib/*/*.c lib/*/*/*.c)
 LIB_CXX_SRCS := $(wildcard lib/*/*.cc)
 LIB_OBJS := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o) $(LIB_CXX_SRCS:%.cc=$(BUILD)/obj/%.o) $(CU_OBJS)
 LIB := $(BUILD)/lib/libsftkit.a
@@ -66,7 +67,7 @@ BINS := $(TOOLS:%=$(BUILD)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao bench-pii bench-tok fuzz fuzz-build deps install config clean
+.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn fuzz fuzz-build deps install config clean
 .DELETE_ON_ERROR:
 
 all: $(LIB) $(BINS)
@@ -142,7 +143,7 @@ fuzz: deps
 	done
 
 # make bench fails when a benchmark misses its target (make -k bench runs the rest).
-bench: bench-split bench-kakao bench-pii bench-tok
+bench: bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn
 
 bench-split: all $(BUILD)/bench/gen-jsonl
 	tests/bench/split-bench.sh $(BUILD)
@@ -155,6 +156,24 @@ bench-pii: all $(BUILD)/bench/gen-pii-chat
 
 bench-tok: all $(BUILD)/bench/gen-tok-chat $(BUILD)/bench/spm_baseline
 	tests/bench/tok-bench.sh $(BUILD)
+
+# bench-matmul: nn_matmul against OpenBLAS sgemm (Debian's libopenblas-dev, a bench-only dependency)
+bench-matmul: all $(BUILD)/bench/matmul-bench
+	tests/bench/matmul-bench.sh $(BUILD)
+
+$(BUILD)/bench/matmul-bench: tests/bench/matmul-bench.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -std=c11 -O2 -Wall -Wextra $$(pkg-config --cflags openblas 2>/dev/null) $< $(LIB) \
+	  $$(pkg-config --libs openblas 2>/dev/null || echo -lopenblas) $(LDLIBS) -o $@
+
+# bench-nn: generation (decode against the memory bandwidth, prefill against
+# the PyTorch reference, resident memory) on a Qwen2.5-0.5B-shaped checkpoint
+bench-nn: all $(BUILD)/bench/nn-gen-bench
+	tests/bench/nn-bench.sh $(BUILD)
+
+$(BUILD)/bench/nn-gen-bench: tests/bench/nn-gen-bench.c $(LIB)
+	@mkdir -p $(@D)
+	$(CC) $(CPPFLAGS) -std=c11 -O2 -Wall -Wextra $< $(LIB) $(LDLIBS) -o $@
 
 # bench-tok's libsentencepiece baseline (C++; not built by the generators' pattern rule)
 $(BUILD)/bench/spm_baseline: tests/bench/spm_baseline.cc
