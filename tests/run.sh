@@ -67,6 +67,7 @@ for b in "${builds[@]}"; do
     suite "conformance/spm ($b)" tests/conformance/spm.sh "$b"
     suite "conformance/templates ($b)" tests/conformance/templates.sh "$b"
     suite "conformance/hf-tok ($b)" tests/conformance/hf-tok.sh "$b"
+    suite "conformance/nn-ref ($b)" tests/conformance/nn-ref.sh "$b"
 done
 suite "schema cases" tests/schema/run-cases.sh
 suite "man pages" tests/man-check.sh
