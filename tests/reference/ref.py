@@ -12,7 +12,7 @@ All math is float32; BF16/F16 weights are upcast to float32 once at load.
                     "loss" (mean NLL of the scored tokens) and "n_scored";
                     stderr: overall loss and perplexity
     ref.py generate --model DIR [--adapter DIR] --ids 1,2,3 --max-new-tokens N
-                    greedy continuation (stops after an eos id), a JSON list
+                    greedy continuation up to an eos id (left out), a JSON list
     ref.py bench-prefill --model DIR --tokens N [--threads K] [--last-only]
                     tokens/s of one prefill forward (stdout: the number)
     ref.py selftest [--models DIR]
@@ -419,10 +419,10 @@ def greedy(model, ids, n, with_top=False):
         v, ix = torch.topk(lg, 5)
         tops.append([[int(a), float(b)] for a, b in zip(ix, v)])
         t = int(ix[0])
+        if t in eos:  # the stop token ends the reply; sft-generate leaves it out
+            break
         out.append(t)
         ids.append(t)
-        if t in eos:
-            break
     return (out, tops) if with_top else out
 
 
