@@ -232,3 +232,68 @@ EOF
     gen_st -m "$M/qwen2" --score -o /dev/full in.jsonl
     [ "$st" -eq 74 ]
 }
+
+# restore DIR OUT MODE: rewrites DIR's model.safetensors into OUT as F32 or
+# F16 tensors (MODE f32|f16; BF16 values are exact in both here), or as two
+# shards with model.safetensors.index.json (MODE shards).
+restore() {
+    mkdir -p "$2"
+    cp "$1"/*.json "$2/"
+    /usr/bin/python3 - "$1/model.safetensors" "$2" "$3" <<'EOF2'
+import json, struct, sys
+import numpy as np
+src, out, mode = sys.argv[1:]
+raw = open(src, "rb").read()
+n = struct.unpack("<Q", raw[:8])[0]
+head = json.loads(raw[8:8 + n])
+data = raw[8 + n:]
+tensors = {}
+for k, v in head.items():
+    if k == "__metadata__":
+        continue
+    b, e = v["data_offsets"]
+    a = np.frombuffer(data[b:e], dtype="<u2").astype(np.uint32) << 16
+    tensors[k] = (v["shape"], a.view(np.float32))
+def write(path, names, dtype):
+    h, blobs, off = {}, [], 0
+    for k in names:
+        shape, a = tensors[k]
+        blob = a.astype("<f4" if dtype == "F32" else "<f2").tobytes()
+        h[k] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(blob)]}
+        blobs.append(blob)
+        off += len(blob)
+    hb = json.dumps(h).encode()
+    hb += b" " * (-len(hb) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hb)) + hb + b"".join(blobs))
+names = sorted(tensors)
+if mode == "shards":
+    half = len(names) // 2
+    parts = {"model-00001-of-00002.safetensors": names[:half], "model-00002-of-00002.safetensors": names[half:]}
+    wm = {}
+    for f, ns in parts.items():
+        write(out + "/" + f, ns, "F32")
+        wm.update({k: f for k in ns})
+    json.dump({"metadata": {}, "weight_map": wm}, open(out + "/model.safetensors.index.json", "w"))
+else:
+    write(out + "/model.safetensors", names, "F32" if mode == "f32" else "F16")
+EOF2
+}
+
+@test "F32, F16 and sharded checkpoints of the same weights score the same" {
+    printf '%s\n' '{"ids":[5,6,7,8,9,10,11,12]}' '{"ids":[100,200,300,400]}' > in.jsonl
+    gen -m "$M/qwen2" --score in.jsonl > bf16 2>/dev/null
+    restore "$M/qwen2" f32 f32
+    restore "$M/qwen2" f16 f16
+    restore "$M/qwen2" sh shards
+    [ -e sh/model-00002-of-00002.safetensors ] && [ ! -e sh/model.safetensors ]
+    for d in f32 f16 sh; do
+        gen -m $d --score in.jsonl > $d.out 2>/dev/null
+        cmp bf16 $d.out
+    done
+    # a shard missing a tensor of the index is an error naming it
+    rm sh/model-00002-of-00002.safetensors
+    gen_st -m sh --score in.jsonl
+    [ "$st" -ne 0 ]
+    grep -q 'model-00002-of-00002.safetensors' err
+}
