@@ -307,15 +307,15 @@ static int json_number(const cJSON *o, const char *key, double *out)
 
 /* A key of adapter_config.json that changes what PEFT computes must be
  * absent, null, false, empty or the given string. */
-static int refuse_if_set(const cJSON *cfg, const char *key, const char *ok_string, char *err,
-                         size_t errlen)
+static int refuse_if_set(const cJSON *cfg, const char *path, const char *key, const char *ok_string,
+                         char *err, size_t errlen)
 {
     const cJSON *v = cJSON_GetObjectItemCaseSensitive(cfg, key);
     if (!v || cJSON_IsNull(v) || cJSON_IsFalse(v)) return 0;
     if (cJSON_IsObject(v) && !v->child) return 0;
     if (cJSON_IsArray(v) && !v->child) return 0;
     if (ok_string && cJSON_IsString(v) && strcmp(v->valuestring, ok_string) == 0) return 0;
-    snprintf(err, errlen, "adapter_config.json: \"%s\" is set; this adapter is not supported", key);
+    snprintf(err, errlen, "%s: \"%s\" is set; adapters with it are not supported", path, key);
     return -1;
 }
 
@@ -366,16 +366,16 @@ static int read_adapter_config(const char *dir, double *alpha, double *r, int *r
     }
     const cJSON *rs = cJSON_GetObjectItemCaseSensitive(cfg, "use_rslora");
     *rslora = cJSON_IsTrue(rs);
-    if (refuse_if_set(cfg, "use_dora", NULL, err, errlen) ||
-        refuse_if_set(cfg, "fan_in_fan_out", NULL, err, errlen) ||
-        refuse_if_set(cfg, "rank_pattern", NULL, err, errlen) ||
-        refuse_if_set(cfg, "alpha_pattern", NULL, err, errlen) ||
-        refuse_if_set(cfg, "modules_to_save", NULL, err, errlen) ||
-        refuse_if_set(cfg, "layer_replication", NULL, err, errlen) ||
-        refuse_if_set(cfg, "trainable_token_indices", NULL, err, errlen) ||
-        refuse_if_set(cfg, "lora_bias", NULL, err, errlen) ||
-        refuse_if_set(cfg, "use_qalora", NULL, err, errlen) ||
-        refuse_if_set(cfg, "bias", "none", err, errlen))
+    if (refuse_if_set(cfg, path, "use_dora", NULL, err, errlen) ||
+        refuse_if_set(cfg, path, "fan_in_fan_out", NULL, err, errlen) ||
+        refuse_if_set(cfg, path, "rank_pattern", NULL, err, errlen) ||
+        refuse_if_set(cfg, path, "alpha_pattern", NULL, err, errlen) ||
+        refuse_if_set(cfg, path, "modules_to_save", NULL, err, errlen) ||
+        refuse_if_set(cfg, path, "layer_replication", NULL, err, errlen) ||
+        refuse_if_set(cfg, path, "trainable_token_indices", NULL, err, errlen) ||
+        refuse_if_set(cfg, path, "lora_bias", NULL, err, errlen) ||
+        refuse_if_set(cfg, path, "use_qalora", NULL, err, errlen) ||
+        refuse_if_set(cfg, path, "bias", "none", err, errlen))
         goto done;
     rc = 0;
 done:

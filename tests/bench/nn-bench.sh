@@ -10,7 +10,8 @@
 #      embedding as the head)
 #   c) prefill: tokens/s of a PREFILL-token prompt (default 512) through the
 #      model, against tests/reference/ref.py bench-prefill (our PyTorch
-#      reference, fp32, weights upcast once, torch.set_num_threads = threads)
+#      reference, fp32, weights upcast once, torch.set_num_threads = threads,
+#      the logits of the last position only, as ours)
 #   d) the peak resident memory of (b)+(c), against the checkpoint's bytes
 #
 # Targets (exit 1 when one fails):
@@ -66,7 +67,7 @@ printf '  decode                  %8.3f tokens/s  (bound %.3f; %.1f%%)\n' "$dec"
 printf '  prefill %5d tokens     %8.2f tokens/s\n' "$prefill" "$pre"
 ref=""
 if /usr/bin/python3 -c 'import torch' 2>/dev/null; then
-    if /usr/bin/python3 tests/reference/ref.py bench-prefill --model "$model" --tokens "$prefill" \
+    if /usr/bin/python3 tests/reference/ref.py bench-prefill --model "$model" --tokens "$prefill" --last-only \
         --threads "$threads" >"$tmp/ref" 2>"$tmp/ref.err"; then
         ref=$(grep -oE '[0-9]+(\.[0-9]+)?' "$tmp/ref" | head -1)
         printf '  PyTorch reference       %8.2f tokens/s  (ours %.2fx)\n' "$ref" \
