@@ -214,6 +214,9 @@ void nn_matmul(nn_pool *p, float *out, const float *x, int64_t T, const nn_mat *
             }
         return;
     }
+    /* below ~256K multiply-adds (a few us) waking threads costs more than
+     * it saves */
+    if ((double)T * (double)N * (double)Kd < 262144.0) p = NULL;
     mm_ctx c = {.a = {out, x, w, bias, alpha, accumulate, T, N, Kd}, .k = K(), .pool = p};
     const int64_t mr = c.k->mr, nr = c.k->nr;
     const int64_t nth = nn_pool_size(p);
@@ -236,7 +239,7 @@ void nn_matmul(nn_pool *p, float *out, const float *x, int64_t T, const nn_mat *
     tch = cdiv(T, c.tw);
     c.need_scratch = w->dtype != NN_F32 && T >= mr && mr > 1;
     if (c.need_scratch && !p) c.scratch = aligned_alloc(64, NN_MM_SCRATCH * sizeof(float));
-    nn_pool_for(p, mm_range, &c, tch * c.n_chunks, 1);
+    nn_pool_for_static(p, mm_range, &c, tch * c.n_chunks);
     free(c.scratch);
 }
 

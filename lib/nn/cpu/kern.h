@@ -77,6 +77,11 @@ extern const nn_kern nn_kern_avx512;
  * (from inside nn_pool_for). NULL when out of memory. */
 float *nn_pool_scratch(nn_pool *p, int tid, size_t nfloats);
 
+/* nn_pool_for with a fixed split: thread i runs items
+ * [i*n/size, (i+1)*n/size) in one call, so that it sees the same data (in
+ * its caches) on every call of the same shape. */
+void nn_pool_for_static(nn_pool *p, nn_range_fn fn, void *ctx, int64_t n);
+
 static inline size_t nn_dtype_size(enum nn_dtype dt) { return dt == NN_F32 ? 4 : 2; }
 
 #endif

@@ -41,6 +41,7 @@ struct nn_pool {
     nn_range_fn fn;
     void *ctx;
     int64_t items, chunk;
+    int stat; /* static split: thread i runs [i*n/size, (i+1)*n/size) */
     _Atomic int64_t next;
     _Atomic int done;
     scratch_slot *scratch;
@@ -55,6 +56,11 @@ static inline void cpu_relax(void)
 
 static void run_chunks(struct nn_pool *p, int tid)
 {
+    if (p->stat) {
+        int64_t b = p->items * tid / p->n, e = p->items * (tid + 1) / p->n;
+        if (b < e) p->fn(p->ctx, b, e, tid);
+        return;
+    }
     for (;;) {
         int64_t b = atomic_fetch_add_explicit(&p->next, p->chunk, memory_order_relaxed);
         if (b >= p->items) break;
@@ -167,14 +173,15 @@ float *nn_pool_scratch(nn_pool *p, int tid, size_t nfloats)
     return np;
 }
 
-void nn_pool_for(nn_pool *p, nn_range_fn fn, void *ctx, int64_t n, int64_t grain)
+static void pool_run(nn_pool *p, nn_range_fn fn, void *ctx, int64_t n, int64_t grain, int stat)
 {
     if (n <= 0) return;
     if (grain < 1) grain = 1;
-    if (!p || p->n == 1 || n <= grain) {
+    if (!p || p->n == 1 || n <= grain || (stat && n == 1)) {
         fn(ctx, 0, n, 0);
         return;
     }
+    p->stat = stat;
     /* About four chunks per thread, none smaller than grain. */
     int64_t per = (n + (int64_t)p->n * 4 - 1) / ((int64_t)p->n * 4);
     p->chunk = per > grain ? per : grain;
@@ -190,9 +197,19 @@ void nn_pool_for(nn_pool *p, nn_range_fn fn, void *ctx, int64_t n, int64_t grain
     run_chunks(p, 0);
     long spins = 0;
     while (atomic_load_explicit(&p->done, memory_order_acquire) < p->n - 1) {
-        if (++spins < 100000)
+        if (++spins < 20000)
             cpu_relax();
         else
-            sched_yield();
+            sched_yield(); /* a worker may be waiting for this CPU */
     }
+}
+
+void nn_pool_for(nn_pool *p, nn_range_fn fn, void *ctx, int64_t n, int64_t grain)
+{
+    pool_run(p, fn, ctx, n, grain, 0);
+}
+
+void nn_pool_for_static(nn_pool *p, nn_range_fn fn, void *ctx, int64_t n)
+{
+    pool_run(p, fn, ctx, n, 1, 1);
 }
