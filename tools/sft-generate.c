@@ -129,15 +129,8 @@ static int out_of_memory(void)
 
 static cJSON *read_json_file(const char *path)
 {
-    FILE *f = fopen(path, "rb");
-    if (!f) return NULL;
     sft_buf b = {0};
-    char chunk[8192];
-    size_t k;
-    while ((k = fread(chunk, 1, sizeof chunk, f)) > 0)
-        if (buf_append(&b, chunk, k) != 0) break;
-    fclose(f);
-    cJSON *j = b.p ? cJSON_ParseWithLength(b.p, b.len) : NULL;
+    cJSON *j = buf_read_file(&b, path, (size_t)16 << 20) == 0 && b.p ? cJSON_ParseWithLength(b.p, b.len) : NULL;
     buf_free(&b);
     return j;
 }

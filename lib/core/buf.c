@@ -1,6 +1,8 @@
 #include "core/buf.h"
 
+#include <errno.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 int buf_reserve(sft_buf *b, size_t n)
@@ -21,4 +23,35 @@ void buf_free(sft_buf *b)
     free(b->p);
     b->p = NULL;
     b->len = b->cap = 0;
+}
+
+int buf_read_file(sft_buf *b, const char *path, size_t max)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f) return -1;
+    size_t start = b->len;
+    int e = 0;
+    for (;;) {
+        if (buf_reserve(b, 1 << 14) != 0) {
+            e = ENOMEM;
+            break;
+        }
+        size_t got = fread(b->p + b->len, 1, b->cap - b->len, f);
+        b->len += got;
+        if (b->len - start > max) {
+            e = EFBIG;
+            break;
+        }
+        if (got == 0) {
+            if (ferror(f)) e = errno ? errno : EIO;
+            break;
+        }
+    }
+    fclose(f);
+    if (e) {
+        b->len = start;
+        errno = e;
+        return -1;
+    }
+    return 0;
 }

@@ -29,4 +29,9 @@ static inline int buf_putc(sft_buf *b, char c)
 
 void buf_free(sft_buf *b);
 
+/* Appends the whole file at path (at most max bytes). Returns 0, or -1
+ * with errno set: the open or read error, EFBIG when the file is larger
+ * than max, ENOMEM; the buffer then holds what it held before. */
+int buf_read_file(sft_buf *b, const char *path, size_t max);
+
 #endif

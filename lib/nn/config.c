@@ -10,6 +10,8 @@
  * rope_parameters object are read. */
 #include "nn/config.h"
 
+#include "core/buf.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdarg.h>
@@ -721,48 +723,16 @@ int nn_config_load(const char *dir, nn_config *cfg, char *err, size_t errlen)
         return -1;
     }
     snprintf(path, n, "%s/config.json", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        seterr(err, errlen, "%s: %s", path, strerror(errno));
-        free(path);
-        return -1;
+    sft_buf text = {0};
+    int rc = -1;
+    if (buf_read_file(&text, path, (size_t)64 << 20) != 0) {
+        seterr(err, errlen, "%s: %s", path, errno == EFBIG ? "too large for a config" : strerror(errno));
+    } else {
+        char why[400];
+        rc = nn_config_parse(text.p ? text.p : "", text.len, cfg, why, sizeof why);
+        if (rc != 0) seterr(err, errlen, "%s: %s", path, why);
     }
-    size_t cap = 1 << 14, len = 0;
-    char *buf = malloc(cap);
-    while (buf) {
-        if (len == cap) {
-            if (cap >= ((size_t)64 << 20)) {
-                fclose(f);
-                free(buf);
-                seterr(err, errlen, "%s: too large for a config", path);
-                free(path);
-                return -1;
-            }
-            char *nb = realloc(buf, cap * 2);
-            if (!nb) {
-                free(buf);
-                buf = NULL;
-                break;
-            }
-            buf = nb;
-            cap *= 2;
-        }
-        size_t r = fread(buf + len, 1, cap - len, f);
-        len += r;
-        if (r == 0) break;
-    }
-    int bad = !buf || ferror(f);
-    fclose(f);
-    if (bad) {
-        seterr(err, errlen, "%s: %s", path, buf ? "read error" : "out of memory");
-        free(buf);
-        free(path);
-        return -1;
-    }
-    char why[400];
-    int rc = nn_config_parse(buf, len, cfg, why, sizeof why);
-    if (rc != 0) seterr(err, errlen, "%s: %s", path, why);
-    free(buf);
+    buf_free(&text);
     free(path);
     return rc;
 }

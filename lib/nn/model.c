@@ -21,6 +21,7 @@
 
 #include <cjson/cJSON.h>
 
+#include "core/buf.h"
 #include "nn/safetensors.h"
 
 typedef struct {
@@ -324,32 +325,13 @@ static int read_adapter_config(const char *dir, double *alpha, double *r, int *r
 {
     char path[4096];
     snprintf(path, sizeof path, "%s/adapter_config.json", dir);
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    sft_buf text = {0};
+    if (buf_read_file(&text, path, (size_t)16 << 20) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
         return -1;
     }
-    char *text = NULL;
-    size_t len = 0, cap = 0;
-    for (;;) {
-        if (len + 4096 > cap) {
-            char *t = realloc(text, cap = cap ? 2 * cap : 8192);
-            if (!t) break;
-            text = t;
-        }
-        size_t k = fread(text + len, 1, cap - len, f);
-        len += k;
-        if (k == 0) break;
-    }
-    int bad = ferror(f) || !text;
-    fclose(f);
-    if (bad) {
-        free(text);
-        snprintf(err, errlen, "%s: cannot read", path);
-        return -1;
-    }
-    cJSON *cfg = cJSON_ParseWithLength(text, len);
-    free(text);
+    cJSON *cfg = text.p ? cJSON_ParseWithLength(text.p, text.len) : NULL;
+    buf_free(&text);
     int rc = -1;
     if (!cJSON_IsObject(cfg)) {
         snprintf(err, errlen, "%s: not a JSON object", path);
