@@ -214,9 +214,9 @@ void nn_matmul(nn_pool *p, float *out, const float *x, int64_t T, const nn_mat *
             }
         return;
     }
-    /* below ~256K multiply-adds (a few us) waking threads costs more than
+    /* below ~64K multiply-adds (about a microsecond) waking threads costs more than
      * it saves */
-    if ((double)T * (double)N * (double)Kd < 262144.0) p = NULL;
+    if ((double)T * (double)N * (double)Kd < 65536.0) p = NULL;
     mm_ctx c = {.a = {out, x, w, bias, alpha, accumulate, T, N, Kd}, .k = K(), .pool = p};
     const int64_t mr = c.k->mr, nr = c.k->nr;
     const int64_t nth = nn_pool_size(p);
