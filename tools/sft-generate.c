@@ -127,6 +127,7 @@ static int out_of_memory(void)
 
 /* ---- setup ---- */
 
+
 static cJSON *read_json_file(const char *path)
 {
     sft_buf b = {0};
@@ -759,11 +760,11 @@ int main(int argc, char **argv)
     size_t ninputs = 0;
     if (!(g.m = nn_model_load(model_dir, err, sizeof err))) {
         sft_error("%s", err);
-        return errno == ENOENT ? SFT_EX_NOINPUT : SFT_EX_DATAERR;
+        return sft_dir_lacks(model_dir, "config.json") ? SFT_EX_NOINPUT : SFT_EX_DATAERR;
     }
     if (adapter && nn_model_add_adapter(g.m, adapter, err, sizeof err) != 0) {
         sft_error("%s", err);
-        status = errno == ENOENT ? SFT_EX_NOINPUT : SFT_EX_DATAERR;
+        status = sft_dir_lacks(adapter, "adapter_config.json") ? SFT_EX_NOINPUT : SFT_EX_DATAERR;
         goto done;
     }
     const nn_config *cfg = nn_model_config(g.m);

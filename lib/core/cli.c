@@ -392,3 +392,10 @@ int sft_same_file(const char *a, const char *b)
         return strcmp(a, b) == 0;
     return sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino && strcmp(na, nb) == 0;
 }
+
+int sft_dir_lacks(const char *dir, const char *name)
+{
+    char path[4096];
+    if ((size_t)snprintf(path, sizeof path, "%s/%s", dir, name) >= sizeof path) return 1;
+    return access(path, R_OK) != 0;
+}

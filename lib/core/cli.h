@@ -156,6 +156,11 @@ int sft_run_finish(sft_run *run, int status);
  * so several outputs may go there. */
 int sft_same_file(const char *a, const char *b);
 
+/* Whether DIR/NAME cannot be read: tells exit 66 (an input missing) from 65
+ * (there but wrong) after a loader failed, where errno is no guide (loaders
+ * probe for optional files). */
+int sft_dir_lacks(const char *dir, const char *name);
+
 /* Prints "PROG: FILE: write error: why" for an output's sticky error and
  * returns SFT_EX_IOERR. */
 int sft_write_error(const char *name, int err);

@@ -22,43 +22,12 @@
 #include <cjson/cJSON.h>
 
 #include "core/buf.h"
+#include "nn/model_internal.h"
 #include "nn/safetensors.h"
 
-typedef struct {
-    nn_mat A, B; /* [r][in], [out][r] */
-    float scale;
-} nn_lora;
-
-typedef struct {
-    nn_mat w;
-    float *bias; /* fp32 copy, or NULL */
-    const nn_lora *lora;
-} nn_linear;
-
-enum { L_Q, L_K, L_V, L_O, L_GATE, L_UP, L_DOWN, L_COUNT };
-static const char *const linear_names[L_COUNT] = {"self_attn.q_proj", "self_attn.k_proj",
-                                                  "self_attn.v_proj", "self_attn.o_proj",
-                                                  "mlp.gate_proj",    "mlp.up_proj",
-                                                  "mlp.down_proj"};
-
-typedef struct {
-    nn_linear lin[L_COUNT];
-    float *in_norm, *post_attn_norm, *pre_ff_norm, *post_ff_norm, *q_norm, *k_norm;
-} nn_layer;
-
-struct nn_model {
-    nn_config cfg;
-    sft_st *st, *adapter_st;
-    char prefix[32]; /* "model." or the multimodal text model's prefix */
-    nn_mat embed, head;
-    float *final_norm;
-    nn_layer *layers;
-    nn_lora *loras;
-    size_t nloras;
-    float *inv_freq_global, *inv_freq_local; /* [head_dim/2] */
-    float embed_scale, attn_scale;
-    int64_t max_r;
-};
+const char *const nn_linear_names[L_COUNT] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj",
+                                              "self_attn.o_proj", "mlp.gate_proj",    "mlp.up_proj",
+                                              "mlp.down_proj"};
 
 struct nn_state {
     const nn_model *m;
@@ -101,12 +70,12 @@ static int load_linear(nn_model *m, int l, int kind, int64_t rows, int64_t cols,
 {
     char name[256];
     nn_linear *lin = &m->layers[l].lin[kind];
-    if (sft_st_get(m->st, tname(name, sizeof name, m, "layers.%d.%s.weight", l, linear_names[kind]),
+    if (sft_st_get(m->st, tname(name, sizeof name, m, "layers.%d.%s.weight", l, nn_linear_names[kind]),
                    rows, cols, &lin->w, err, errlen) != 0)
         return -1;
     if (bias &&
         !(lin->bias = copy_vector(m->st, tname(name, sizeof name, m, "layers.%d.%s.bias", l,
-                                               linear_names[kind]),
+                                               nn_linear_names[kind]),
                                   rows, err, errlen)))
         return -1;
     return 0;
@@ -380,7 +349,7 @@ static int match_module(const nn_model *m, const char *mod, size_t len, int *lay
     }
     if (p == end || *p++ != '.') return -1;
     for (int k = 0; k < L_COUNT; k++)
-        if ((size_t)(end - p) == strlen(linear_names[k]) && memcmp(p, linear_names[k], (size_t)(end - p)) == 0) {
+        if ((size_t)(end - p) == strlen(nn_linear_names[k]) && memcmp(p, nn_linear_names[k], (size_t)(end - p)) == 0) {
             *layer = (int)l;
             *kind = k;
             return 0;
@@ -437,7 +406,7 @@ int nn_model_add_adapter(nn_model *m, const char *dir, char *err, size_t errlen)
         if (sft_st_get(st, t->name, -1, -1, dst, err, errlen) != 0) goto fail;
         if ((is_a && dst->cols != w->cols) || (is_b && dst->rows != w->rows)) {
             snprintf(err, errlen, "%s: tensor \"%s\" has shape [%lld, %lld], which does not fit %s [%lld, %lld]",
-                     dir, t->name, (long long)dst->rows, (long long)dst->cols, linear_names[kind],
+                     dir, t->name, (long long)dst->rows, (long long)dst->cols, nn_linear_names[kind],
                      (long long)w->rows, (long long)w->cols);
             goto fail;
         }
@@ -447,7 +416,7 @@ int nn_model_add_adapter(nn_model *m, const char *dir, char *err, size_t errlen)
         nn_lora *lo = &loras[slot[li] - 1];
         int layer = (int)(li / L_COUNT), kind = (int)(li % L_COUNT);
         if (!lo->A.data || !lo->B.data || lo->A.rows != lo->B.cols) {
-            snprintf(err, errlen, "%s: layers.%d.%s: %s", dir, layer, linear_names[kind],
+            snprintf(err, errlen, "%s: layers.%d.%s: %s", dir, layer, nn_linear_names[kind],
                      !lo->A.data ? "lora_B without lora_A"
                      : !lo->B.data ? "lora_A without lora_B"
                                    : "lora_A and lora_B ranks differ");
@@ -456,7 +425,7 @@ int nn_model_add_adapter(nn_model *m, const char *dir, char *err, size_t errlen)
         /* PEFT's scaling uses r from the config; the tensors must have that rank */
         if ((double)lo->A.rows != r) {
             snprintf(err, errlen, "%s: layers.%d.%s has rank %lld, adapter_config.json says r = %g",
-                     dir, layer, linear_names[kind], (long long)lo->A.rows, r);
+                     dir, layer, nn_linear_names[kind], (long long)lo->A.rows, r);
             goto fail;
         }
         lo->scale = (float)(rslora ? alpha / sqrt(r) : alpha / r);
@@ -471,6 +440,9 @@ int nn_model_add_adapter(nn_model *m, const char *dir, char *err, size_t errlen)
     m->adapter_st = st;
     m->loras = loras;
     m->nloras = nl;
+    m->adapter_alpha = alpha;
+    m->adapter_r = r;
+    m->adapter_rslora = rslora;
     return 0;
 fail:
     for (int64_t l = 0; l < m->cfg.num_layers; l++)
@@ -586,7 +558,7 @@ static void linear(const nn_linear *l, nn_pool *p, float *out, const float *x, i
     }
 }
 
-static void rope_tables(const float *inv, int64_t half, int64_t pos0, int64_t T, float *cosv, float *sinv)
+void nn_rope_tables(const float *inv, int64_t half, int64_t pos0, int64_t T, float *cosv, float *sinv)
 {
     for (int64_t t = 0; t < T; t++)
         for (int64_t i = 0; i < half; i++) {
@@ -630,8 +602,8 @@ int nn_forward(const nn_model *m, nn_state *s, nn_pool *p, const int32_t *ids, i
         if (m->embed_scale != 1.0f)
             for (int64_t i = 0; i < H; i++) s->x[t * H + i] *= m->embed_scale;
     }
-    rope_tables(m->inv_freq_global, half, s->pos, T, s->cos_g, s->sin_g);
-    rope_tables(m->inv_freq_local, half, s->pos, T, s->cos_l, s->sin_l);
+    nn_rope_tables(m->inv_freq_global, half, s->pos, T, s->cos_g, s->sin_g);
+    nn_rope_tables(m->inv_freq_local, half, s->pos, T, s->cos_l, s->sin_l);
     float eps = (float)c->rms_norm_eps;
     int one = c->norm_add_one;
     int64_t kv_stride = L * kvdim;

@@ -24,9 +24,31 @@ All math is float32; BF16/F16 weights are upcast to float32 once at load.
     ref.py prepare DIR
                     the conformance inputs and reference outputs for
                     tests/conformance/nn-ref.sh (DIR/models -> DIR/in, DIR/ref)
+    ref.py grads    --model DIR --adapter DIR [FILE] --out OUT.safetensors
+                    the loss of all records of FILE as one training step and
+                    the gradient of every lora_A / lora_B (F32, PEFT names);
+                    stdout {"loss": L, "n_tokens": N}
+    ref.py train    --model DIR --init-adapter DIR [FILE] --steps N [--lr 1e-3]
+                    [--betas 0.9,0.999] [--eps 1e-8] [--weight-decay 0]
+                    [--batch-size 1] [--grad-accum 1] [--max-grad-norm 0]
+                    --out DIR
+                    LoRA training (AdamW, constant LR, no shuffling); one JSON
+                    line per step {"step", "loss", "grad_norm", "tokens"}; the
+                    final adapter in the PEFT layout (F32)
+    ref.py bench-train --model DIR [--r 16] [--tokens 512] [--threads K]
+                    tokens/s of one LoRA training step (stdout: the number)
+    ref.py selftest-train [--models DIR]
+                    autograd vs float64 finite differences, batch x
+                    accumulation, AdamW and clipping (see selftest_train)
+    ref.py prepare-train DIR
+                    the inputs and reference gradients of
+                    tests/conformance/nn-train.sh
     ref.py sft-generate --model DIR [--adapter DIR] (--score FILE |
                     --temperature 0 --max-new-tokens N [FILE])
                     stands in for build/bin/sft-generate (plumbing tests)
+
+The training contract (data, steps, loss, clipping, AdamW) is written out
+above LoraTrainer.
 
 Scoring: token i (i >= 1) is scored when mask[i] == 1 (every token after the
 first when there is no mask), predicted from tokens < i; mask[0] is ignored.
@@ -301,6 +323,14 @@ class Model:
                 if m + ".weight" not in self.w:
                     raise ValueError("adapter module %s not in the model" % m)
         self.inv_freq = [layer_inv_freq(c, c.sliding[i]) for i in range(c.layers)]
+        self.dtype = torch.float32  # float64 for the training self-check's finite differences
+
+    def to_double(self):
+        """The same model in float64 (weights, LoRA and the computation)."""
+        self.w = {k: v.double() for k, v in self.w.items()}
+        self.lora = {m: (a.double(), b.double(), s) for m, (a, b, s) in self.lora.items()}
+        self.dtype = torch.float64
+        return self
 
     # y = W x + b + (B (A x)) * scaling   (peft Linear.forward, dropout 0)
     def linear(self, x, mod):
@@ -314,7 +344,7 @@ class Model:
         # LlamaRMSNorm: w * (x * rsqrt(mean(x^2) + eps)); GemmaRMSNorm: the
         # same in float32 times (1 + w)
         w = self.w[weight_name]
-        x = x.float()
+        x = x.to(self.dtype)
         y = x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + self.cfg.eps)
         return y * (1.0 + w) if self.cfg.norm_add_one else w * y
 
@@ -350,7 +380,7 @@ class Model:
         if c.sliding[i]:                           # masking_utils.sliding_window_overlay
             allowed = allowed & (kj > qi - c.window)
         s = s.masked_fill(~allowed, float("-inf"))
-        pr = torch.softmax(s, dim=-1, dtype=torch.float32)
+        pr = torch.softmax(s, dim=-1, dtype=self.dtype)
         o = torch.matmul(pr, v).transpose(0, 1).reshape(T, c.nh * c.hd)
         return self.linear(o, p + "o_proj")
 
@@ -751,6 +781,395 @@ def selftest(models_dir, tol=2e-4, quick=False):
     return ok, lines
 
 
+# ---------------------------------------------------------------- LoRA training
+#
+# The contract that lib/nn/train.c implements (and these functions define):
+#   data    JSONL {"ids": [...], "mask": [...]?}; one record = one sequence,
+#           positions from 0, no packing; token i (i >= 1) is a target when
+#           mask[i] == 1 (every token after the first when there is no mask),
+#           predicted from tokens < i; mask[0] is ignored.
+#   steps   step s (1-based) with batch B, grad-accum K uses records
+#           (s-1)*B*K ... s*B*K-1 of the file, modulo its length (wrapping);
+#           micro-batch j of the step is B consecutive records of those.
+#   loss    of a step = (sum over all its targets of -log p) / (number of
+#           targets of the step), so B x K = 8 x 1 and 1 x 8 are the same.
+#           A step without targets has loss 0 and zero gradients (AdamW still
+#           steps: the moments decay and weight decay applies).
+#   LoRA    y = W x + b + (B (A x)) * scaling, dropout 0; only lora_A and
+#           lora_B are trained; all in float32 (base weights upcast once).
+#   clip    torch.nn.utils.clip_grad_norm_: total = ||(||g_1||, ..., ||g_n||)||_2
+#           over every LoRA tensor in float32; coef = max_norm / (total +
+#           1e-6); gradients times min(coef, 1). grad_norm reported = total,
+#           before clipping. max_norm 0: no clipping (the norm is reported).
+#   AdamW   torch.optim.AdamW (single-tensor path), per element, t = step:
+#             p  = p * (1 - lr * wd)
+#             m  = beta1 * m + (1 - beta1) * g
+#             v  = beta2 * v + (1 - beta2) * g * g
+#             p -= (lr / (1 - beta1^t)) * m / (sqrt(v) / sqrt(1 - beta2^t) + eps)
+#           (the bias corrections in double, then used as float32 scalars);
+#           constant learning rate.
+
+
+def adapter_names(adapter_dir):
+    """{module ("model.layers.N.self_attn.q_proj"): (PEFT name of lora_A,
+    PEFT name of lora_B)}, the names as they are in the adapter file."""
+    fn = os.path.join(adapter_dir, "adapter_model.safetensors")
+    with open(fn, "rb") as f:
+        (n,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(n).decode("utf-8"))
+    out = {}
+    for name in header:
+        if name == "__metadata__":
+            continue
+        rest = name[len("base_model.model."):]
+        for suf, k in ((".lora_A.weight", 0), (".lora_B.weight", 1)):
+            if rest.endswith(suf):
+                mod = canonical_name(rest[:-len(suf)] + ".weight")[:-len(".weight")]
+                out.setdefault(mod, [None, None])[k] = name
+    return {m: tuple(v) for m, v in out.items()}
+
+
+def write_safetensors_f32(path, tensors):
+    """{name: tensor} -> F32 safetensors as the safetensors library writes
+    it (header with "__metadata__" {"format": "pt"} first, names sorted,
+    padded with spaces to a multiple of 8, data in the same order)."""
+    names = sorted(tensors)
+    header = {"__metadata__": {"format": "pt"}}
+    blobs, off = [], 0
+    for n in names:
+        b = tensors[n].detach().float().contiguous().numpy().astype("<f4").tobytes()
+        header[n] = {"dtype": "F32", "shape": list(tensors[n].shape), "data_offsets": [off, off + len(b)]}
+        off += len(b)
+        blobs.append(b)
+    h = json.dumps(header, separators=(",", ":")).encode()
+    h += b" " * (-len(h) % 8)
+    tmp = path + ".tmp"
+    with open(tmp, "wb") as f:
+        f.write(struct.pack("<Q", len(h)))
+        f.write(h)
+        for b in blobs:
+            f.write(b)
+    os.replace(tmp, path)
+
+
+def targets(rec):
+    """The positions i (>= 1) whose token is trained."""
+    ids = rec["ids"]
+    mask = rec.get("mask")
+    if mask is not None and len(mask) != len(ids):
+        raise ValueError("mask and ids differ in length")
+    return [i for i in range(1, len(ids)) if mask is None or mask[i] == 1]
+
+
+class LoraTrainer:
+    """The adapter's lora_A / lora_B of MODEL as leaf tensors that require
+    gradients (in the model's dtype), listed in PEFT-name order."""
+
+    def __init__(self, model, names):
+        self.model = model
+        self.params = []   # [(PEFT name, tensor)]
+        for mod in sorted(model.lora):
+            a, b, s = model.lora[mod]
+            a = a.detach().clone().requires_grad_(True)
+            b = b.detach().clone().requires_grad_(True)
+            model.lora[mod] = (a, b, s)
+            self.params += [(names[mod][0], a), (names[mod][1], b)]
+        self.params.sort(key=lambda x: x[0])
+
+    def tensors(self):
+        return [p for _, p in self.params]
+
+    def zero_grad(self):
+        for p in self.tensors():
+            p.grad = torch.zeros_like(p)
+
+    def backward_step(self, micro_batches):
+        """Accumulates into .grad the gradients of the step's loss over
+        MICRO_BATCHES (lists of records): one backward per micro-batch of
+        sum(-log p of its targets) / (targets of the whole step). Returns
+        (loss, targets), the loss summed in float64."""
+        self.zero_grad()
+        n = sum(len(targets(r)) for mb in micro_batches for r in mb)
+        nll_sum = []
+        with torch.enable_grad():
+            for mb in micro_batches:
+                part = None
+                for rec in mb:
+                    pos = targets(rec)
+                    if not pos:
+                        continue
+                    logits = self.model.forward(rec["ids"])
+                    src = torch.tensor([i - 1 for i in pos])
+                    tgt = torch.tensor([rec["ids"][i] for i in pos])
+                    nll = F.cross_entropy(logits[src], tgt, reduction="none")
+                    nll_sum += nll.detach().double().tolist()
+                    part = nll.sum() if part is None else part + nll.sum()
+                if part is not None:
+                    (part / n).backward()
+        return (math.fsum(nll_sum) / n if n else 0.0), n
+
+
+def loss_of(model, recs):
+    """The loss of RECS as one step, without autograd (the finite
+    differences' function): fsum of -log_softmax over all targets / count."""
+    nll, n = [], 0
+    for rec in recs:
+        pos = targets(rec)
+        if not pos:
+            continue
+        lp = torch.log_softmax(model.forward(rec["ids"]), dim=-1)
+        nll += [-float(lp[i - 1, rec["ids"][i]]) for i in pos]
+        n += len(pos)
+    return math.fsum(nll) / n
+
+
+def grads(model_dir, adapter_dir, recs, dtype=torch.float32):
+    """(loss, targets, {PEFT name: gradient}) of RECS as one step."""
+    m = Model(model_dir, adapter_dir)
+    if dtype == torch.float64:
+        m.to_double()
+    tr = LoraTrainer(m, adapter_names(adapter_dir))
+    loss, n = tr.backward_step([[r] for r in recs])
+    return loss, n, {k: p.grad.detach().clone() for k, p in tr.params}
+
+
+def step_records(recs, s, bs, accum):
+    """The micro-batches of step S (1-based)."""
+    base = (s - 1) * bs * accum
+    idx = [(base + j) % len(recs) for j in range(bs * accum)]
+    return [[recs[i] for i in idx[k * bs:(k + 1) * bs]] for k in range(accum)]
+
+
+def train(model_dir, init_adapter, recs, steps, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0,
+          batch_size=1, grad_accum=1, max_grad_norm=0.0, log=None):
+    """Trains the adapter; returns ([{"step", "loss", "grad_norm",
+    "tokens"}], {PEFT name: final tensor}). LOG(line) gets each step's JSON."""
+    if not recs:
+        raise ValueError("no training records")
+    m = Model(model_dir, init_adapter)
+    tr = LoraTrainer(m, adapter_names(init_adapter))
+    opt = torch.optim.AdamW(tr.tensors(), lr=lr, betas=betas, eps=eps, weight_decay=weight_decay,
+                            foreach=False)
+    hist = []
+    for s in range(1, steps + 1):
+        loss, n = tr.backward_step(step_records(recs, s, batch_size, grad_accum))
+        norm = torch.nn.utils.clip_grad_norm_(tr.tensors(), max_grad_norm if max_grad_norm > 0 else math.inf)
+        rec = {"step": s, "loss": loss, "grad_norm": float(norm), "tokens": n}
+        hist.append(rec)
+        if log:
+            log(json.dumps(rec))
+        with torch.no_grad():
+            opt.step()
+    return hist, {k: p.detach().clone() for k, p in tr.params}
+
+
+def write_adapter(out_dir, init_adapter, tensors):
+    os.makedirs(out_dir, exist_ok=True)
+    with open(os.path.join(init_adapter, "adapter_config.json"), "rb") as f:
+        cfg = f.read()
+    with open(os.path.join(out_dir, "adapter_config.json"), "wb") as f:
+        f.write(cfg)
+    write_safetensors_f32(os.path.join(out_dir, "adapter_model.safetensors"), tensors)
+
+
+def bench_train(model_dir, r=16, tokens=512, repeat=3):
+    """Seconds of one training step (forward + backward + AdamW) with LoRA r
+    on the 7 linear layers of every block, one random sequence, every token
+    after the first trained: the median of REPEAT steps after a warm-up."""
+    m = Model(model_dir)
+    c = m.cfg
+    g = torch.Generator().manual_seed(0)
+    params = []
+    for i in range(c.layers):
+        for mod in ALL_LINEAR:
+            name = "model.layers.%d.%s" % (i, mod)
+            out_f, in_f = m.w[name + ".weight"].shape
+            # A like nn.Linear's kaiming_uniform_(a=sqrt(5)): U(-1/sqrt(in), 1/sqrt(in));
+            # B small and non-zero so that every gradient is non-zero
+            a = ((torch.rand(r, in_f, generator=g) * 2 - 1) / math.sqrt(in_f)).requires_grad_(True)
+            b = (torch.randn(out_f, r, generator=g) * 1e-2).requires_grad_(True)
+            m.lora[name] = (a, b, 2.0)   # alpha 32 / r 16
+            params += [a, b]
+    opt = torch.optim.AdamW(params, lr=1e-4, weight_decay=0.0)
+    ids = torch.randint(0, c.vocab, (tokens,), generator=g)
+    tgt = ids[1:]
+
+    def step():
+        opt.zero_grad(set_to_none=True)
+        with torch.enable_grad():
+            loss = F.cross_entropy(m.forward(ids.tolist())[:-1], tgt)
+            loss.backward()
+        opt.step()
+
+    step()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return times[len(times) // 2], sum(p.numel() for p in params)
+
+
+ALL_LINEAR = ["self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+              "mlp.gate_proj", "mlp.up_proj", "mlp.down_proj"]
+
+
+def train_inputs(name, vocab):
+    """Three deterministic training records for a case, ids anywhere in the
+    vocabulary: 24 tokens; 22 tokens with a mask (mask[0] = 1, which must be
+    ignored); 26 tokens."""
+    g = np.random.Generator(np.random.PCG64(zlib.crc32(("train:" + name).encode())))
+    rid = lambda n: [int(x) for x in g.integers(0, vocab, n)]
+    mask = [1, 0, 0, 0, 1, 1, 1, 0, 0, 0, 1, 1, 1, 1, 1, 0, 0, 1, 1, 1, 1, 1]
+    recs = [{"ids": rid(24)}, {"ids": rid(22), "mask": mask}, {"ids": rid(26)}]
+    recs[0]["ids"][2] = vocab - 1
+    recs[2]["ids"][4] = 0
+    return recs
+
+
+def prepare_train(d):
+    """For tests/conformance/nn-train.sh: DIR/models (gen-nn.py) ->
+    DIR/in/CASE.jsonl and DIR/ref/CASE.grads.safetensors, CASE.grads.json."""
+    ind = os.path.join(d, "in")
+    refd = os.path.join(d, "ref")
+    os.makedirs(ind, exist_ok=True)
+    os.makedirs(refd, exist_ok=True)
+    for name in CASES:
+        md = os.path.join(d, "models", name)
+        recs = train_inputs(name, load_config(md).vocab)
+        fn = os.path.join(ind, name + ".jsonl")
+        with open(fn, "w") as f:
+            for r in recs:
+                f.write(json.dumps(r) + "\n")
+        loss, n, g = grads(md, md + "-lora", read_jsonl(fn))
+        write_safetensors_f32(os.path.join(refd, name + ".grads.safetensors"), g)
+        with open(os.path.join(refd, name + ".grads.json"), "w") as f:
+            f.write(json.dumps({"loss": loss, "n_tokens": n}) + "\n")
+
+
+def selftest_train(models_dir, families=("llama", "gemma2", "qwen3")):
+    """(ok, lines): autograd gradients (float64) against central finite
+    differences of an independent loss (loss_of, float64) on a few
+    coordinates per family; float32 gradients against float64 ones; the
+    names and shapes of the gradients are the adapter's; batch 2 x accum 1
+    against batch 1 x accum 2 (3 steps, with weight decay and clipping);
+    train's first loss and grad_norm against grads; AdamW and clipping
+    against the formulas written out."""
+    ok, lines = True, []
+
+    def check(good, msg):
+        nonlocal ok
+        ok = ok and bool(good)
+        lines.append(("ok " if good else "FAIL ") + msg)
+
+    for name in families:
+        md = os.path.join(models_dir, name)
+        if not os.path.isdir(md):
+            continue
+        ad = md + "-lora"
+        recs = train_inputs(name, load_config(md).vocab)
+        loss64, n, g64 = grads(md, ad, recs, torch.float64)
+        loss32, n32, g32 = grads(md, ad, recs)
+        hdr = read_safetensors(os.path.join(ad, "adapter_model.safetensors"))
+        check(sorted(g32) == sorted(hdr) and all(g32[k].shape == hdr[k].shape for k in hdr),
+              "%s: %d gradients, the adapter's names and shapes" % (name, len(g32)))
+        want = (len(recs[0]["ids"]) - 1) + sum(recs[1]["mask"][1:]) + (len(recs[2]["ids"]) - 1)
+        check(n == n32 == want,
+              "%s: %d targets (mask[0] ignored)" % (name, n))
+        # finite differences in float64 on: the largest and a random
+        # coordinate of lora_A and lora_B of the first and the last module
+        m = Model(md, ad).to_double()
+        mods = sorted(m.lora, key=lambda x: (int(x.split(".")[2]), x))
+        names = adapter_names(ad)
+        rng = np.random.Generator(np.random.PCG64(zlib.crc32(name.encode())))
+        worst, count = 0.0, 0
+        for mod in (mods[0], mods[-1]):
+            for k in (0, 1):
+                pn = names[mod][k]
+                gt = g64[pn]
+                coords = [tuple(int(x) for x in np.unravel_index(int(gt.abs().argmax()), gt.shape)),
+                          tuple(int(rng.integers(0, s)) for s in gt.shape)]
+                for cc in coords:
+                    t = m.lora[mod][k]
+                    h = 1e-5 * max(1.0, abs(float(t[cc])))
+                    old = float(t[cc])
+                    t[cc] = old + h
+                    lp = loss_of(m, recs)
+                    t[cc] = old - h
+                    lm = loss_of(m, recs)
+                    t[cc] = old
+                    fd = (lp - lm) / (2 * h)
+                    err = abs(fd - float(gt[cc])) / float(gt.abs().max())
+                    worst = max(worst, err)
+                    count += 1
+        check(worst <= 1e-6, "%s: autograd vs central differences (float64), %d coordinates: "
+              "max |diff| / max |grad| %.2e" % (name, count, worst))
+        check(abs(loss_of(m, recs) - loss64) <= 1e-12 * abs(loss64),
+              "%s: the training loss is the scoring loss (%.6f)" % (name, loss64))
+        rel = max(float((g32[k].double() - g64[k]).abs().max() / g64[k].abs().max()) for k in g64)
+        check(rel <= 1e-5 and abs(loss32 - loss64) <= 1e-5 * loss64,
+              "%s: float32 vs float64 gradients: worst max |diff| / max |grad| %.2e, loss rel. diff %.1e"
+              % (name, rel, abs(loss32 - loss64) / loss64))
+    # batch 2 x accum 1 == batch 1 x accum 2 (4 records, so that 3 steps wrap)
+    name = families[0]
+    md = os.path.join(models_dir, name)
+    if os.path.isdir(md):
+        ad = md + "-lora"
+        recs = train_inputs(name, load_config(md).vocab)
+        recs.append({"ids": recs[0]["ids"][::-1][:15]})
+        kw = dict(lr=1e-2, weight_decay=0.1, max_grad_norm=0.5)
+        h1, a1 = train(md, ad, recs, 3, batch_size=2, grad_accum=1, **kw)
+        h2, a2 = train(md, ad, recs, 3, batch_size=1, grad_accum=2, **kw)
+        dl = max(abs(x["loss"] - y["loss"]) / y["loss"] for x, y in zip(h1, h2))
+        dn = max(abs(x["grad_norm"] - y["grad_norm"]) / y["grad_norm"] for x, y in zip(h1, h2))
+        da = max(float((a1[k] - a2[k]).abs().max() / a2[k].abs().max()) for k in a2)
+        init = read_safetensors(os.path.join(ad, "adapter_model.safetensors"))
+        moved = min(float((a1[k] - init[k]).abs().max()) for k in init)
+        clipped = sum(x["grad_norm"] > 0.5 for x in h1)
+        check(dl <= 1e-6 and dn <= 1e-5 and da <= 1e-5 and moved > 0 and [x["tokens"] for x in h1] ==
+              [x["tokens"] for x in h2], "%s: batch 2 x accum 1 vs batch 1 x accum 2, 3 steps (%d clipped): "
+              "loss rel. diff %.1e, grad_norm %.1e, adapter max |diff| / max %.1e; every tensor moved"
+              % (name, clipped, dl, dn, da))
+        l0, n0, g0 = grads(md, ad, recs[:2])
+        gn = math.sqrt(math.fsum(float((g.double() ** 2).sum()) for g in g0.values()))
+        check(abs(h1[0]["loss"] - l0) <= 1e-6 * l0 and abs(h1[0]["grad_norm"] - gn) <= 1e-5 * gn
+              and h1[0]["tokens"] == n0, "%s: train step 1 = grads of records 1-2: loss %.6f, grad_norm %.6f"
+              % (name, l0, gn))
+        # 1 step of batch 3 from a file of 2 records wraps: records 1, 2, 1
+        h3, _ = train(md, ad, recs[:2], 1, batch_size=3)
+        l3, n3, _ = grads(md, ad, [recs[0], recs[1], recs[0]])
+        check(abs(h3[0]["loss"] - l3) <= 1e-6 * l3 and h3[0]["tokens"] == n3,
+              "%s: a step wraps around the file (loss %.6f over %d targets)" % (name, l3, n3))
+    # AdamW and clipping as written in the contract above
+    g = torch.Generator().manual_seed(1)
+    ps = [torch.randn(5, 7, generator=g), torch.randn(3, generator=g)]
+    qs = [p.clone().requires_grad_(True) for p in ps]
+    lr, b1, b2, eps, wd, mx = 1e-2, 0.9, 0.95, 1e-6, 0.1, 0.7
+    opt = torch.optim.AdamW(qs, lr=lr, betas=(b1, b2), eps=eps, weight_decay=wd, foreach=False)
+    mom = [torch.zeros_like(p) for p in ps]
+    vel = [torch.zeros_like(p) for p in ps]
+    worst = 0.0
+    for t in range(1, 5):
+        gs = [torch.randn(p.shape, generator=g) * (0.1 if t % 2 else 3.0) for p in ps]
+        for q, gg in zip(qs, gs):
+            q.grad = gg.clone()
+        tot = torch.nn.utils.clip_grad_norm_(qs, mx)
+        opt.step()
+        mine = torch.stack([gg.norm() for gg in gs]).norm()
+        coef = mx / (float(mine) + 1e-6)
+        for i, p in enumerate(ps):
+            gg = gs[i] * coef if coef < 1 else gs[i]
+            p.mul_(1 - lr * wd)
+            mom[i] = b1 * mom[i] + (1 - b1) * gg
+            vel[i] = b2 * vel[i] + (1 - b2) * gg * gg
+            p.sub_((lr / (1 - b1 ** t)) * mom[i] / (vel[i].sqrt() / math.sqrt(1 - b2 ** t) + eps))
+        worst = max([worst, abs(float(tot) - float(mine))] +
+                    [float((p - q.detach()).abs().max()) for p, q in zip(ps, qs)])
+    check(worst <= 1e-6, "AdamW + clip_grad_norm_ = the formulas of the contract, 4 steps: max |diff| %.1e" % worst)
+    return ok, lines
+
+
 # ---------------------------------------------------------------- CLI
 
 
@@ -785,6 +1204,37 @@ def main():
     p = sub.add_parser("batch")
     p.add_argument("jobs")
     p = sub.add_parser("prepare")
+    p.add_argument("dir")
+    p = sub.add_parser("grads")
+    p.add_argument("--model", required=True)
+    p.add_argument("--adapter", required=True)
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int)
+    p.add_argument("file", nargs="?")
+    p = sub.add_parser("train")
+    p.add_argument("--model", required=True)
+    p.add_argument("--init-adapter", required=True)
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--betas", default="0.9,0.999")
+    p.add_argument("--eps", type=float, default=1e-8)
+    p.add_argument("--weight-decay", type=float, default=0.0)
+    p.add_argument("--batch-size", type=int, default=1)
+    p.add_argument("--grad-accum", type=int, default=1)
+    p.add_argument("--max-grad-norm", type=float, default=0.0, help="0: no clipping")
+    p.add_argument("--no-shuffle", action="store_true", help="accepted for sft-train's interface; always so")
+    p.add_argument("--out", required=True)
+    p.add_argument("--threads", type=int)
+    p.add_argument("file", nargs="?")
+    p = sub.add_parser("bench-train")
+    p.add_argument("--model", required=True)
+    p.add_argument("--r", type=int, default=16)
+    p.add_argument("--tokens", type=int, default=512)
+    p.add_argument("--repeat", type=int, default=3, help="timed steps after a warm-up; the median is reported")
+    p.add_argument("--threads", type=int)
+    p = sub.add_parser("selftest-train")
+    p.add_argument("--models", help="a gen-nn.py output dir (default: generate one in a temp dir)")
+    p = sub.add_parser("prepare-train")
     p.add_argument("dir")
     p = sub.add_parser("sft-generate")
     common(p, ids=False)
@@ -845,6 +1295,43 @@ def main():
             run_job(cache, j)
     elif a.cmd == "prepare":
         prepare(a.dir)
+    elif a.cmd == "grads":
+        loss, n, g = grads(a.model, a.adapter, read_jsonl(a.file))
+        write_safetensors_f32(a.out, g)
+        print(json.dumps({"loss": loss, "n_tokens": n}))
+    elif a.cmd == "train":
+        betas = tuple(float(x) for x in a.betas.split(","))
+        if len(betas) != 2 or a.steps < 0 or a.batch_size < 1 or a.grad_accum < 1:
+            sys.exit("ref.py train: bad --betas, --steps, --batch-size or --grad-accum")
+
+        def log(line):
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+        _, final = train(a.model, a.init_adapter, read_jsonl(a.file), a.steps, lr=a.lr, betas=betas, eps=a.eps,
+                         weight_decay=a.weight_decay, batch_size=a.batch_size, grad_accum=a.grad_accum,
+                         max_grad_norm=a.max_grad_norm, log=log)
+        write_adapter(a.out, a.init_adapter, final)
+    elif a.cmd == "bench-train":
+        dt, npar = bench_train(a.model, a.r, a.tokens, a.repeat)
+        print("%.1f" % (a.tokens / dt))
+        print("ref.py bench-train: %d tokens, LoRA r=%d on 7 linears/block (%d trainable), one step "
+              "(forward + backward + AdamW) in %.4f s, median of %d (%d threads)"
+              % (a.tokens, a.r, npar, dt, a.repeat, torch.get_num_threads()), file=sys.stderr)
+    elif a.cmd == "prepare-train":
+        prepare_train(a.dir)
+    elif a.cmd == "selftest-train":
+        if a.models:
+            ok, lines = selftest_train(a.models)
+        else:
+            import subprocess
+            import tempfile
+            gen = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "gen-nn.py")
+            with tempfile.TemporaryDirectory(prefix="nnref-selftest.") as d:
+                subprocess.run([sys.executable, gen, d, "--cases", "llama,gemma2,qwen3"], check=True)
+                ok, lines = selftest_train(d)
+        for ln in lines:
+            print(ln)
+        sys.exit(0 if ok else 1)
     elif a.cmd == "sft-generate":
         m = Model(a.model, a.adapter)
         if a.score:

@@ -90,10 +90,13 @@ void nn_rope(float *x, int64_t T, int64_t nheads, int64_t head_dim, const float 
  * sees keys j <= p (causal) with j > p - window when window > 0 (a sliding
  * window of that many positions, itself included). Scores are
  * (q.k) * scale, then softcap*tanh(s/softcap) when softcap > 0, then softmax
- * in fp32. Threaded over (t, head). */
+ * in fp32. With kv_first, query t also sees no key before kv_first[t]; a
+ * query that sees no key gets zeros (and lse -inf). Threaded over (t, head). */
 typedef struct {
     int64_t T, pos0, n_heads, n_kv_heads, head_dim, kv_stride, window;
     float scale, softcap;
+    const int64_t *kv_first; /* NULL, or per query t: the first key position it may see (packed
+                                sequences: the start of its example), on top of causal/window */
 } nn_attn_shape;
 void nn_attention(nn_pool *p, float *out, const float *q, const float *k, const float *v,
                   const nn_attn_shape *s);
@@ -117,5 +120,57 @@ float nn_cross_entropy(const float *x, int64_t n, int64_t target);
 
 /* y[i] += a * x[i] */
 void nn_axpy(float *y, const float *x, float a, int64_t n);
+
+/* In place: x[i] - logsumexp(x) (log-softmax). */
+void nn_log_softmax(float *x, int64_t n);
+
+/* ---- backward (LoRA training) ---- */
+
+/* dx[t][k] = (accumulate ? dx[t][k] : 0) + alpha * sum_n dy[t][n] * w[n][k]
+ * for t < T, k < w->cols, n < w->rows: the gradient of y = x·Wᵀ with respect
+ * to x (W frozen, BF16/F16/F32). dy fp32 [T][w->rows], dx fp32 [T][w->cols].
+ * Threaded over the pool (results independent of the thread count). */
+void nn_matmul_dx(nn_pool *p, float *dx, const float *dy, int64_t T, const nn_mat *w, float alpha,
+                  int accumulate);
+/* dw[n][k] = (accumulate ? dw[n][k] : 0) + alpha * sum_t dy[t][n] * x[t][k]
+ * for n < N, k < K: a weight gradient (LoRA's small matrices), all fp32,
+ * dy [T][N], x [T][K], dw [N][K]. Threaded over n (and k when N is small);
+ * the sum over t is in increasing t order within each thread's work so the
+ * result does not depend on the thread count. */
+void nn_matmul_dw(nn_pool *p, float *dw, const float *dy, const float *x, int64_t T, int64_t N,
+                  int64_t K, float alpha, int accumulate);
+/* RMSNorm backward for y = x * r * g, r = 1/sqrt(mean(x²)+eps), g = w or
+ * 1+w: dx[t] (=|+=) r*(g*dy) - x * r³/n * sum_i(g_i*dy_i*x_i). The norm's
+ * weight is frozen (no dw). dx may not alias dy or x. */
+void nn_rmsnorm_backward(float *dx, const float *dy, const float *x, const float *w, int64_t T,
+                         int64_t n, float eps, int add_one, int accumulate);
+/* The transpose of nn_rope: rotates each pair by the negative angle, in
+ * place on dx [T][nheads][head_dim] (same cos/sin tables). */
+void nn_rope_backward(float *dx, int64_t T, int64_t nheads, int64_t head_dim, const float *cos,
+                      const float *sin);
+/* nn_attention, also writing lse[t*n_heads + h] = the log-sum-exp of the
+ * (scaled, soft-capped, masked) scores of query t, head h (for backward). */
+void nn_attention_lse(nn_pool *p, float *out, float *lse, const float *q, const float *k,
+                      const float *v, const nn_attn_shape *s);
+/* Attention backward for the T queries of s (pos0 must be 0: training runs
+ * whole sequences). Given dout [T][n_heads][head_dim], the forward's q, k,
+ * v (k, v with s->kv_stride, T positions), out and lse: writes dq
+ * [T][n_heads][head_dim] and dk, dv [T][n_kv_heads][head_dim] (dense,
+ * stride n_kv_heads*head_dim; GQA: the query heads of a group add into
+ * their kv head). Softcap and window as in the forward. Overwrites dq, dk, dv. */
+void nn_attention_backward(nn_pool *p, float *dq, float *dk, float *dv, const float *dout,
+                           const float *q, const float *k, const float *v, const float *out,
+                           const float *lse, const nn_attn_shape *s);
+/* Gated activations backward: with a = act(gate), y = a * up:
+ * dgate[i] = dy[i] * up[i] * act'(gate[i]), dup[i] = dy[i] * a. */
+void nn_silu_mul_backward(float *dgate, float *dup, const float *dy, const float *gate,
+                          const float *up, int64_t n);
+void nn_gelu_tanh_mul_backward(float *dgate, float *dup, const float *dy, const float *gate,
+                               const float *up, int64_t n);
+/* Softcap backward: dx[i] = dy[i] * (1 - tanh(x[i]/cap)^2), x the input of the forward. */
+void nn_softcap_backward(float *dx, const float *dy, const float *x, int64_t n, float cap);
+/* Cross-entropy of one row, and its gradient: returns logsumexp(x) - x[target]
+ * and writes dx[i] = scale * (softmax(x)[i] - (i == target)). dx may equal x. */
+float nn_cross_entropy_backward(float *dx, const float *x, int64_t n, int64_t target, float scale);
 
 #endif

@@ -158,7 +158,7 @@ TGT static void matmul_task(const nn_mm_args *a, int64_t t0, int64_t t1, int64_t
     const int64_t K = a->K, N = a->N, kcb = nn_matmul_kc(K);
     const enum nn_dtype dt = a->w->dtype;
     const size_t es = nn_dtype_size(dt);
-    const int pack = dt != NN_F32 && scratch && t1 - t0 >= 4;
+    const int pack = scratch && (a->trans || (dt != NN_F32 && t1 - t0 >= 4));
     for (int64_t k0 = 0; k0 < K; k0 += kcb) {
         const int64_t kc = K - k0 < kcb ? K - k0 : kcb;
         const int loadc = k0 > 0 || a->accumulate;
@@ -166,7 +166,9 @@ TGT static void matmul_task(const nn_mm_args *a, int64_t t0, int64_t t1, int64_t
         for (int64_t nb = n0; nb < n1; nb += NN_NCB) {
             const int64_t nbn = n1 - nb < NN_NCB ? n1 - nb : NN_NCB;
             const char *wsrc = (const char *)a->w->data + (size_t)(nb * K + k0) * es;
-            if (pack)
+            if (pack && a->trans)
+                nn_pack_wt(scratch, a, k0, kc, nb, nbn, cvt_row);
+            else if (pack)
                 for (int64_t r = 0; r < nbn; r++)
                     cvt_row(scratch + r * kc, wsrc + (size_t)(r * K) * es, dt, kc);
             const void *wv = pack ? (const void *)scratch : (const void *)wsrc;
@@ -352,8 +354,9 @@ TGT static void axpy(float *y, const float *x, float a, int64_t n)
 }
 
 /* Online softmax over blocks of 8 keys (no buffer of scores). */
-TGT static void attn_row(float *o, const float *q, const float *k, const float *v, int64_t j0,
-                         int64_t j1, int64_t ks, int64_t hd, float scale, float softcap)
+TGT static void attn_row(float *o, float *lse, const float *q, const float *k, const float *v,
+                         int64_t j0, int64_t j1, int64_t ks, int64_t hd, float scale,
+                         float softcap)
 {
     float m = -INFINITY, l = 0.0f;
     float sc[8];
@@ -380,6 +383,7 @@ TGT static void attn_row(float *o, const float *q, const float *k, const float *
         m = mn;
     }
     scale_row(o, l > 0.0f ? 1.0f / l : 0.0f, hd);
+    if (lse) *lse = l > 0.0f ? m + logf(l) : -INFINITY;
 }
 
 TGT static void silu_mul(float *g, const float *u, int64_t n)
@@ -466,6 +470,244 @@ TGT static float logsumexp(const float *x, int64_t n)
     })
     return mx + logf(hsum(s));
 }
+
+/* ---- backward ---- */
+
+TGT static inline __m256i cmask(int64_t r) /* lanes < r (r may be <= 0 or >= 8) */
+{
+    const int rr = r <= 0 ? 0 : r >= 8 ? 8 : (int)r;
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32(rr), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+
+/* nn_matmul_dw: a tile of 4 rows of dw (n) by 3 vectors of 8 columns (k),
+ * 12 accumulators, summed over t in increasing order from 0 (as in
+ * kernels_avx512.c); rows past n1 repeat row n0 and are not stored,
+ * columns past k1 are masked to zero. */
+#define DW_NR 4
+#define DW_KC 24
+TGT static inline void dw_store(const nn_dw_args *a, int64_t n, int64_t k, __m256i m, __m256 c)
+{
+    float *o = a->dw + n * a->K + k;
+    __m256 r = _mm256_mul_ps(_mm256_set1_ps(a->alpha), c);
+    if (a->accumulate) r = _mm256_add_ps(_mm256_maskload_ps(o, m), r);
+    _mm256_maskstore_ps(o, m, r);
+}
+
+TGT static void dw_4x3(const nn_dw_args *a, int64_t n, int nr, int64_t k, int64_t k1)
+{
+    const __m256i m0 = cmask(k1 - k), m1 = cmask(k1 - k - 8), m2 = cmask(k1 - k - 16);
+    const int64_t N = a->N, K = a->K;
+    const int64_t r1 = nr > 1 ? 1 : 0, r2 = nr > 2 ? 2 : 0, r3 = nr > 3 ? 3 : 0;
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c02 = c00, c10 = c00, c11 = c00, c12 = c00,
+           c20 = c00, c21 = c00, c22 = c00, c30 = c00, c31 = c00, c32 = c00;
+    const float *dy = a->dy + n, *x = a->x + k;
+    for (int64_t t = 0; t < a->T; t++, dy += N, x += K) {
+        const __m256 x0 = _mm256_maskload_ps(x, m0), x1 = _mm256_maskload_ps(x + 8, m1),
+                     x2 = _mm256_maskload_ps(x + 16, m2);
+#define ROW(i, ri)                                 \
+    {                                              \
+        const __m256 b = _mm256_set1_ps(dy[ri]);   \
+        c##i##0 = _mm256_fmadd_ps(b, x0, c##i##0); \
+        c##i##1 = _mm256_fmadd_ps(b, x1, c##i##1); \
+        c##i##2 = _mm256_fmadd_ps(b, x2, c##i##2); \
+    }
+        ROW(0, 0) ROW(1, r1) ROW(2, r2) ROW(3, r3)
+#undef ROW
+    }
+    const int w1 = k1 - k > 8, w2 = k1 - k > 16;
+#define ST(i)                                                \
+    if (nr > i) {                                            \
+        dw_store(a, n + i, k, m0, c##i##0);                  \
+        if (w1) dw_store(a, n + i, k + 8, m1, c##i##1);      \
+        if (w2) dw_store(a, n + i, k + 16, m2, c##i##2);     \
+    }
+    ST(0) ST(1) ST(2) ST(3)
+#undef ST
+}
+
+TGT static void dw_4x1(const nn_dw_args *a, int64_t n, int nr, int64_t k, int64_t k1)
+{
+    const __m256i m0 = cmask(k1 - k);
+    const int64_t N = a->N, K = a->K;
+    const int64_t r1 = nr > 1 ? 1 : 0, r2 = nr > 2 ? 2 : 0, r3 = nr > 3 ? 3 : 0;
+    __m256 c0 = _mm256_setzero_ps(), c1 = c0, c2 = c0, c3 = c0;
+    const float *dy = a->dy + n, *x = a->x + k;
+    for (int64_t t = 0; t < a->T; t++, dy += N, x += K) {
+        const __m256 x0 = _mm256_maskload_ps(x, m0);
+        c0 = _mm256_fmadd_ps(_mm256_set1_ps(dy[0]), x0, c0);
+        c1 = _mm256_fmadd_ps(_mm256_set1_ps(dy[r1]), x0, c1);
+        c2 = _mm256_fmadd_ps(_mm256_set1_ps(dy[r2]), x0, c2);
+        c3 = _mm256_fmadd_ps(_mm256_set1_ps(dy[r3]), x0, c3);
+    }
+    dw_store(a, n, k, m0, c0);
+    if (nr > 1) dw_store(a, n + 1, k, m0, c1);
+    if (nr > 2) dw_store(a, n + 2, k, m0, c2);
+    if (nr > 3) dw_store(a, n + 3, k, m0, c3);
+}
+
+TGT static void matmul_dw_tile(const nn_dw_args *a, int64_t n0, int64_t n1, int64_t k0, int64_t k1)
+{
+    for (int64_t n = n0; n < n1; n += DW_NR) {
+        const int nr = n1 - n < DW_NR ? (int)(n1 - n) : DW_NR;
+        for (int64_t k = k0; k < k1; k += DW_KC) {
+            if (k1 - k <= 8)
+                dw_4x1(a, n, nr, k, k1);
+            else
+                dw_4x3(a, n, nr, k, k1);
+        }
+    }
+}
+
+TGT static void rmsnorm_bwd_row(float *dx, const float *dy, const float *x, const float *w,
+                                int64_t n, float eps, int add_one, int accumulate)
+{
+    const __m256 one = _mm256_set1_ps(add_one ? 1.0f : 0.0f);
+    __m256 ss = _mm256_setzero_ps(), sd = ss;
+    ELEMENTWISE({
+        const __m256 xv = V(x + i), g = _mm256_add_ps(one, V(w + i));
+        ss = _mm256_fmadd_ps(xv, xv, ss);
+        sd = _mm256_fmadd_ps(_mm256_mul_ps(g, V(dy + i)), xv, sd);
+    })
+    const float rs = 1.0f / sqrtf(hsum(ss) / (float)n + eps);
+    const __m256 rv = _mm256_set1_ps(rs), cv = _mm256_set1_ps(rs * rs * rs / (float)n * hsum(sd));
+    ELEMENTWISE({
+        const __m256 g = _mm256_add_ps(one, V(w + i));
+        __m256 d = _mm256_fnmadd_ps(V(x + i), cv, _mm256_mul_ps(rv, _mm256_mul_ps(g, V(dy + i))));
+        if (accumulate) d = _mm256_add_ps(V(dx + i), d);
+        S(dx + i, d);
+    })
+}
+
+TGT static void rope_bwd_row(float *x, int64_t half, const float *cos, const float *sin)
+{
+    const int64_t n = half;
+    ELEMENTWISE({
+        __m256 a = V(x + i), b = V(x + i + half), c = V(cos + i), s = V(sin + i);
+        S(x + i, _mm256_fmadd_ps(a, c, _mm256_mul_ps(b, s)));
+        S(x + i + half, _mm256_fmsub_ps(b, c, _mm256_mul_ps(a, s)));
+    })
+}
+
+/* ds of 8 scores at once (lanes outside valid zero), as in kernels_avx512.c */
+TGT static inline __m256 attn_ds(__m256 raw, __m256 lse, __m256 dp, __m256 D, float scale,
+                                 float softcap, __m256 valid, __m256 *pout)
+{
+    __m256 s = _mm256_mul_ps(raw, _mm256_set1_ps(scale));
+    __m256 u = s;
+    if (softcap > 0.0f) {
+        const __m256 cv = _mm256_set1_ps(softcap);
+        u = tanh256(_mm256_div_ps(s, cv));
+        s = _mm256_mul_ps(cv, u);
+    }
+    const __m256 p = _mm256_and_ps(valid, exp256(_mm256_sub_ps(s, lse)));
+    __m256 ds = _mm256_mul_ps(p, _mm256_sub_ps(dp, D));
+    if (softcap > 0.0f) ds = _mm256_mul_ps(ds, _mm256_fnmadd_ps(u, u, _mm256_set1_ps(1.0f)));
+    *pout = p;
+    return _mm256_mul_ps(ds, _mm256_set1_ps(scale));
+}
+
+TGT static void attn_bwd_q(float *dq, float *D, const float *q, const float *dout, const float *o,
+                           float lse, const float *k, const float *v, int64_t j0, int64_t j1,
+                           int64_t ks, int64_t hd, float scale, float softcap)
+{
+    const float Dv = dot(dout, o, hd);
+    *D = Dv;
+    float sc[8], dp[8];
+    for (int64_t d = 0; d < hd; d++) dq[d] = 0.0f;
+    for (int64_t jb = j0; jb < j1; jb += 8) {
+        const int nb = j1 - jb < 8 ? (int)(j1 - jb) : 8;
+        for (int jj = 0; jj < 8; jj++) {
+            sc[jj] = jj < nb ? dot(q, k + (jb + jj) * ks, hd) : 0.0f;
+            dp[jj] = jj < nb ? dot(dout, v + (jb + jj) * ks, hd) : 0.0f;
+        }
+        __m256 p;
+        __m256 ds = attn_ds(_mm256_loadu_ps(sc), _mm256_set1_ps(lse), _mm256_loadu_ps(dp),
+                            _mm256_set1_ps(Dv), scale, softcap, _mm256_castsi256_ps(cmask(nb)), &p);
+        _mm256_storeu_ps(sc, ds);
+        for (int jj = 0; jj < nb; jj++) axpy(dq, k + (jb + jj) * ks, sc[jj], hd);
+    }
+}
+
+TGT static void attn_bwd_kv(float *dk, float *dv, const float *kj, const float *vj, const float *q,
+                            const float *dout, const float *D, const float *lse, int64_t t0,
+                            int64_t t1, const int64_t *kv_first, int64_t j, int64_t qs,
+                            int64_t ls, int64_t hd, float scale, float softcap)
+{
+    float sc[8], dp[8], lv[8], Dv[8], pv[8];
+    int64_t idx[8];
+    for (int64_t t = t0; t < t1;) {
+        int nb = 0;
+        for (; nb < 8 && t < t1; t++)
+            if (!kv_first || kv_first[t] <= j) idx[nb++] = t;
+        if (!nb) break;
+        for (int jj = 0; jj < 8; jj++) {
+            sc[jj] = jj < nb ? dot(q + idx[jj] * qs, kj, hd) : 0.0f;
+            dp[jj] = jj < nb ? dot(dout + idx[jj] * qs, vj, hd) : 0.0f;
+            lv[jj] = jj < nb ? lse[idx[jj] * ls] : 0.0f;
+            Dv[jj] = jj < nb ? D[idx[jj] * ls] : 0.0f;
+        }
+        __m256 p;
+        __m256 ds = attn_ds(_mm256_loadu_ps(sc), _mm256_loadu_ps(lv), _mm256_loadu_ps(dp),
+                            _mm256_loadu_ps(Dv), scale, softcap, _mm256_castsi256_ps(cmask(nb)), &p);
+        _mm256_storeu_ps(sc, ds);
+        _mm256_storeu_ps(pv, p);
+        for (int jj = 0; jj < nb; jj++) {
+            axpy(dv, dout + idx[jj] * qs, pv[jj], hd);
+            axpy(dk, q + idx[jj] * qs, sc[jj], hd);
+        }
+    }
+}
+
+TGT static void silu_mul_bwd(float *dg, float *du, const float *dy, const float *g, const float *u,
+                             int64_t n)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    ELEMENTWISE({
+        const __m256 x = V(g + i), up = V(u + i), d = V(dy + i);
+        const __m256 sg = _mm256_div_ps(one, _mm256_add_ps(one, exp256(_mm256_sub_ps(_mm256_setzero_ps(), x))));
+        const __m256 da = _mm256_mul_ps(sg, _mm256_fmadd_ps(x, _mm256_sub_ps(one, sg), one));
+        const __m256 rg = _mm256_mul_ps(_mm256_mul_ps(d, up), da), ru = _mm256_mul_ps(d, _mm256_mul_ps(x, sg));
+        S(dg + i, rg);
+        S(du + i, ru);
+    })
+}
+
+TGT static void gelu_tanh_mul_bwd(float *dg, float *du, const float *dy, const float *g,
+                                  const float *u, int64_t n)
+{
+    const __m256 c = _mm256_set1_ps(0.7978845608028654f), k3 = _mm256_set1_ps(0.044715f);
+    const __m256 k3x3 = _mm256_set1_ps(0.134145f);
+    const __m256 half = _mm256_set1_ps(0.5f), one = _mm256_set1_ps(1.0f);
+    ELEMENTWISE({
+        const __m256 x = V(g + i), up = V(u + i), d = V(dy + i);
+        const __m256 x2 = _mm256_mul_ps(x, x);
+        const __m256 th = tanh256(_mm256_mul_ps(c, _mm256_fmadd_ps(k3, _mm256_mul_ps(x2, x), x)));
+        const __m256 opt = _mm256_add_ps(one, th);
+        const __m256 a = _mm256_mul_ps(_mm256_mul_ps(half, x), opt);
+        const __m256 sech2 = _mm256_fnmadd_ps(th, th, one);
+        const __m256 da = _mm256_fmadd_ps(
+            _mm256_mul_ps(_mm256_mul_ps(_mm256_mul_ps(half, x), sech2), c), _mm256_fmadd_ps(k3x3, x2, one),
+            _mm256_mul_ps(half, opt));
+        const __m256 rg = _mm256_mul_ps(_mm256_mul_ps(d, up), da), ru = _mm256_mul_ps(d, a);
+        S(dg + i, rg);
+        S(du + i, ru);
+    })
+}
+
+TGT static void softcap_bwd(float *dx, const float *dy, const float *x, int64_t n, float cap)
+{
+    const __m256 cv = _mm256_set1_ps(cap), one = _mm256_set1_ps(1.0f);
+    ELEMENTWISE({
+        const __m256 th = tanh256(_mm256_div_ps(V(x + i), cv));
+        S(dx + i, _mm256_mul_ps(V(dy + i), _mm256_fnmadd_ps(th, th, one)));
+    })
+}
+
+TGT static void softmax_scaled(float *dx, const float *x, int64_t n, float lse, float scale)
+{
+    const __m256 lv = _mm256_set1_ps(lse), sv = _mm256_set1_ps(scale);
+    ELEMENTWISE({ S(dx + i, _mm256_mul_ps(sv, exp256(_mm256_sub_ps(V(x + i), lv)))); })
+}
 #undef ELEMENTWISE
 #undef V
 #undef S
@@ -484,5 +726,16 @@ const nn_kern nn_kern_avx2 = {
     .softmax = softmax,
     .logsumexp = logsumexp,
     .axpy = axpy,
+    .dw_nr = DW_NR,
+    .dw_kc = DW_KC,
+    .matmul_dw_tile = matmul_dw_tile,
+    .rmsnorm_bwd_row = rmsnorm_bwd_row,
+    .rope_bwd_row = rope_bwd_row,
+    .attn_bwd_q = attn_bwd_q,
+    .attn_bwd_kv = attn_bwd_kv,
+    .silu_mul_bwd = silu_mul_bwd,
+    .gelu_tanh_mul_bwd = gelu_tanh_mul_bwd,
+    .softcap_bwd = softcap_bwd,
+    .softmax_scaled = softmax_scaled,
 };
 #endif

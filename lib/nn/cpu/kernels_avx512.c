@@ -190,7 +190,7 @@ TGT static void matmul_task(const nn_mm_args *a, int64_t t0, int64_t t1, int64_t
     const int64_t K = a->K, N = a->N, kcb = nn_matmul_kc(K);
     const enum nn_dtype dt = a->w->dtype;
     const size_t es = nn_dtype_size(dt);
-    const int pack = dt != NN_F32 && scratch && t1 - t0 >= 4;
+    const int pack = scratch && (a->trans || (dt != NN_F32 && t1 - t0 >= 4));
     for (int64_t k0 = 0; k0 < K; k0 += kcb) {
         const int64_t kc = K - k0 < kcb ? K - k0 : kcb;
         const int loadc = k0 > 0 || a->accumulate;
@@ -198,7 +198,9 @@ TGT static void matmul_task(const nn_mm_args *a, int64_t t0, int64_t t1, int64_t
         for (int64_t nb = n0; nb < n1; nb += NN_NCB) {
             const int64_t nbn = n1 - nb < NN_NCB ? n1 - nb : NN_NCB;
             const char *wsrc = (const char *)a->w->data + (size_t)(nb * K + k0) * es;
-            if (pack)
+            if (pack && a->trans)
+                nn_pack_wt(scratch, a, k0, kc, nb, nbn, cvt_row);
+            else if (pack)
                 for (int64_t r = 0; r < nbn; r++)
                     cvt_row(scratch + r * kc, wsrc + (size_t)(r * K) * es, dt, kc);
             const void *wv = pack ? (const void *)scratch : (const void *)wsrc;
@@ -360,8 +362,9 @@ TGT static void axpy(float *y, const float *x, float a, int64_t n)
 }
 
 /* Online softmax over blocks of 16 keys (no buffer of scores). */
-TGT static void attn_row(float *o, const float *q, const float *k, const float *v, int64_t j0,
-                         int64_t j1, int64_t ks, int64_t hd, float scale, float softcap)
+TGT static void attn_row(float *o, float *lse, const float *q, const float *k, const float *v,
+                         int64_t j0, int64_t j1, int64_t ks, int64_t hd, float scale,
+                         float softcap)
 {
     float m = -INFINITY, l = 0.0f;
     float sc[16];
@@ -387,6 +390,7 @@ TGT static void attn_row(float *o, const float *q, const float *k, const float *
         m = mn;
     }
     scale_row(o, l > 0.0f ? 1.0f / l : 0.0f, hd);
+    if (lse) *lse = l > 0.0f ? m + logf(l) : -INFINITY;
 }
 
 /* Elementwise loops: full vectors, then one masked tail. */
@@ -462,6 +466,266 @@ TGT static float logsumexp(const float *x, int64_t n)
     })
     return mx + logf(_mm512_reduce_add_ps(s));
 }
+
+/* ---- backward ---- */
+
+/* nn_matmul_dw: a tile of 6 rows of dw (n) by 4 vectors of 16 columns (k),
+ * 24 accumulators, summed over t in increasing order from 0: per t, 4 loads
+ * of x[t], 6 broadcasts of dy[t][n..]. Rows past n1 repeat row n0 (not
+ * stored); columns past k1 are masked to zero. Every element gets the
+ * same operations in either variant (4 vectors, or 1 for narrow tiles). */
+#define DW_NR 6
+#define DW_KC 64
+TGT static inline __mmask16 kmask(int64_t k, int64_t k1)
+{
+    return k1 - k >= 16 ? (__mmask16)0xffff : k1 <= k ? (__mmask16)0 : tmask(k1 - k);
+}
+
+TGT static inline void dw_store(const nn_dw_args *a, int64_t n, int64_t k, __mmask16 m, __m512 c)
+{
+    float *o = a->dw + n * a->K + k;
+    __m512 r = _mm512_mul_ps(_mm512_set1_ps(a->alpha), c);
+    if (a->accumulate) r = _mm512_add_ps(_mm512_maskz_loadu_ps(m, o), r);
+    _mm512_mask_storeu_ps(o, m, r);
+}
+
+TGT static void dw_6x4(const nn_dw_args *a, int64_t n, int nr, int64_t k, int64_t k1)
+{
+    const __mmask16 m0 = kmask(k, k1), m1 = kmask(k + 16, k1), m2 = kmask(k + 32, k1),
+                    m3 = kmask(k + 48, k1);
+    const int64_t N = a->N, K = a->K;
+    const int64_t r1 = nr > 1 ? 1 : 0, r2 = nr > 2 ? 2 : 0, r3 = nr > 3 ? 3 : 0,
+                  r4 = nr > 4 ? 4 : 0, r5 = nr > 5 ? 5 : 0;
+    __m512 c00 = _mm512_setzero_ps(), c01 = c00, c02 = c00, c03 = c00, c10 = c00, c11 = c00,
+           c12 = c00, c13 = c00, c20 = c00, c21 = c00, c22 = c00, c23 = c00, c30 = c00,
+           c31 = c00, c32 = c00, c33 = c00, c40 = c00, c41 = c00, c42 = c00, c43 = c00,
+           c50 = c00, c51 = c00, c52 = c00, c53 = c00;
+    const float *dy = a->dy + n, *x = a->x + k;
+    for (int64_t t = 0; t < a->T; t++, dy += N, x += K) {
+        const __m512 x0 = _mm512_maskz_loadu_ps(m0, x), x1 = _mm512_maskz_loadu_ps(m1, x + 16),
+                     x2 = _mm512_maskz_loadu_ps(m2, x + 32), x3 = _mm512_maskz_loadu_ps(m3, x + 48);
+#define ROW(i, ri)                                 \
+    {                                              \
+        const __m512 b = _mm512_set1_ps(dy[ri]);   \
+        c##i##0 = _mm512_fmadd_ps(b, x0, c##i##0); \
+        c##i##1 = _mm512_fmadd_ps(b, x1, c##i##1); \
+        c##i##2 = _mm512_fmadd_ps(b, x2, c##i##2); \
+        c##i##3 = _mm512_fmadd_ps(b, x3, c##i##3); \
+    }
+        ROW(0, 0) ROW(1, r1) ROW(2, r2) ROW(3, r3) ROW(4, r4) ROW(5, r5)
+#undef ROW
+    }
+#define ST(i)                                       \
+    if (nr > i) {                                   \
+        dw_store(a, n + i, k, m0, c##i##0);         \
+        if (m1) dw_store(a, n + i, k + 16, m1, c##i##1); \
+        if (m2) dw_store(a, n + i, k + 32, m2, c##i##2); \
+        if (m3) dw_store(a, n + i, k + 48, m2, c##i##3); \
+    }
+    ST(0) ST(1) ST(2) ST(3) ST(4) ST(5)
+#undef ST
+}
+
+TGT static void dw_6x1(const nn_dw_args *a, int64_t n, int nr, int64_t k, int64_t k1)
+{
+    const __mmask16 m0 = kmask(k, k1);
+    const int64_t N = a->N, K = a->K;
+    const int64_t r1 = nr > 1 ? 1 : 0, r2 = nr > 2 ? 2 : 0, r3 = nr > 3 ? 3 : 0,
+                  r4 = nr > 4 ? 4 : 0, r5 = nr > 5 ? 5 : 0;
+    __m512 c0 = _mm512_setzero_ps(), c1 = c0, c2 = c0, c3 = c0, c4 = c0, c5 = c0;
+    const float *dy = a->dy + n, *x = a->x + k;
+    for (int64_t t = 0; t < a->T; t++, dy += N, x += K) {
+        const __m512 x0 = _mm512_maskz_loadu_ps(m0, x);
+        c0 = _mm512_fmadd_ps(_mm512_set1_ps(dy[0]), x0, c0);
+        c1 = _mm512_fmadd_ps(_mm512_set1_ps(dy[r1]), x0, c1);
+        c2 = _mm512_fmadd_ps(_mm512_set1_ps(dy[r2]), x0, c2);
+        c3 = _mm512_fmadd_ps(_mm512_set1_ps(dy[r3]), x0, c3);
+        c4 = _mm512_fmadd_ps(_mm512_set1_ps(dy[r4]), x0, c4);
+        c5 = _mm512_fmadd_ps(_mm512_set1_ps(dy[r5]), x0, c5);
+    }
+    dw_store(a, n, k, m0, c0);
+    if (nr > 1) dw_store(a, n + 1, k, m0, c1);
+    if (nr > 2) dw_store(a, n + 2, k, m0, c2);
+    if (nr > 3) dw_store(a, n + 3, k, m0, c3);
+    if (nr > 4) dw_store(a, n + 4, k, m0, c4);
+    if (nr > 5) dw_store(a, n + 5, k, m0, c5);
+}
+
+TGT static void matmul_dw_tile(const nn_dw_args *a, int64_t n0, int64_t n1, int64_t k0, int64_t k1)
+{
+    for (int64_t n = n0; n < n1; n += DW_NR) {
+        const int nr = n1 - n < DW_NR ? (int)(n1 - n) : DW_NR;
+        for (int64_t k = k0; k < k1; k += DW_KC) {
+            if (k1 - k <= 16)
+                dw_6x1(a, n, nr, k, k1);
+            else
+                dw_6x4(a, n, nr, k, k1);
+        }
+    }
+}
+
+TGT static void rmsnorm_bwd_row(float *dx, const float *dy, const float *x, const float *w,
+                                int64_t n, float eps, int add_one, int accumulate)
+{
+    const __m512 one = _mm512_set1_ps(add_one ? 1.0f : 0.0f);
+    __m512 ss = _mm512_setzero_ps(), sd = ss;
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : tmask(n - i);
+        const __m512 xv = _mm512_maskz_loadu_ps(m, x + i);
+        const __m512 g = _mm512_add_ps(one, _mm512_maskz_loadu_ps(m, w + i));
+        ss = _mm512_fmadd_ps(xv, xv, ss);
+        sd = _mm512_fmadd_ps(_mm512_mul_ps(g, _mm512_maskz_loadu_ps(m, dy + i)), xv, sd);
+    }
+    const float r = 1.0f / sqrtf(_mm512_reduce_add_ps(ss) / (float)n + eps);
+    const __m512 rv = _mm512_set1_ps(r), cv = _mm512_set1_ps(r * r * r / (float)n * _mm512_reduce_add_ps(sd));
+    for (int64_t i = 0; i < n; i += 16) {
+        const __mmask16 m = n - i >= 16 ? (__mmask16)0xffff : tmask(n - i);
+        const __m512 g = _mm512_add_ps(one, _mm512_maskz_loadu_ps(m, w + i));
+        __m512 d = _mm512_fnmadd_ps(_mm512_maskz_loadu_ps(m, x + i), cv,
+                                    _mm512_mul_ps(rv, _mm512_mul_ps(g, _mm512_maskz_loadu_ps(m, dy + i))));
+        if (accumulate) d = _mm512_add_ps(_mm512_maskz_loadu_ps(m, dx + i), d);
+        _mm512_mask_storeu_ps(dx + i, m, d);
+    }
+}
+
+TGT static void rope_bwd_row(float *x, int64_t half, const float *cos, const float *sin)
+{
+    for (int64_t i = 0; i < half; i += 16) {
+        __mmask16 m = half - i >= 16 ? (__mmask16)0xffff : tmask(half - i);
+        __m512 a = _mm512_maskz_loadu_ps(m, x + i), b = _mm512_maskz_loadu_ps(m, x + i + half);
+        __m512 c = _mm512_maskz_loadu_ps(m, cos + i), s = _mm512_maskz_loadu_ps(m, sin + i);
+        _mm512_mask_storeu_ps(x + i, m, _mm512_fmadd_ps(a, c, _mm512_mul_ps(b, s)));
+        _mm512_mask_storeu_ps(x + i + half, m, _mm512_fmsub_ps(b, c, _mm512_mul_ps(a, s)));
+    }
+}
+
+/* ds of 16 scores at once (lanes beyond mk zero): s = softcapped scaled
+ * score, p = exp(s - lse), ds = p (dp - D) (1 - (s/c)^2) scale. */
+TGT static inline __m512 attn_ds(__m512 raw, __m512 lse, __m512 dp, __m512 D, float scale,
+                                 float softcap, __mmask16 mk, __m512 *pout)
+{
+    __m512 s = _mm512_mul_ps(raw, _mm512_set1_ps(scale));
+    __m512 u = s;
+    if (softcap > 0.0f) {
+        const __m512 cv = _mm512_set1_ps(softcap);
+        u = tanh512(_mm512_div_ps(s, cv));
+        s = _mm512_mul_ps(cv, u);
+    }
+    const __m512 p = _mm512_maskz_mov_ps(mk, exp512(_mm512_sub_ps(s, lse)));
+    __m512 ds = _mm512_mul_ps(p, _mm512_sub_ps(dp, D));
+    if (softcap > 0.0f) ds = _mm512_mul_ps(ds, _mm512_fnmadd_ps(u, u, _mm512_set1_ps(1.0f)));
+    *pout = p;
+    return _mm512_mul_ps(ds, _mm512_set1_ps(scale));
+}
+
+TGT static void attn_bwd_q(float *dq, float *D, const float *q, const float *dout, const float *o,
+                           float lse, const float *k, const float *v, int64_t j0, int64_t j1,
+                           int64_t ks, int64_t hd, float scale, float softcap)
+{
+    const float Dv = dot(dout, o, hd);
+    *D = Dv;
+    float sc[16], dp[16];
+    for (int64_t d = 0; d < hd; d++) dq[d] = 0.0f;
+    for (int64_t jb = j0; jb < j1; jb += 16) {
+        const int nb = j1 - jb < 16 ? (int)(j1 - jb) : 16;
+        for (int jj = 0; jj < nb; jj++) {
+            sc[jj] = dot(q, k + (jb + jj) * ks, hd);
+            dp[jj] = dot(dout, v + (jb + jj) * ks, hd);
+        }
+        const __mmask16 mk = tmask(nb);
+        __m512 p;
+        __m512 ds = attn_ds(_mm512_maskz_loadu_ps(mk, sc), _mm512_set1_ps(lse),
+                            _mm512_maskz_loadu_ps(mk, dp), _mm512_set1_ps(Dv), scale, softcap, mk, &p);
+        _mm512_storeu_ps(sc, ds);
+        for (int jj = 0; jj < nb; jj++) axpy(dq, k + (jb + jj) * ks, sc[jj], hd);
+    }
+}
+
+TGT static void attn_bwd_kv(float *dk, float *dv, const float *kj, const float *vj, const float *q,
+                            const float *dout, const float *D, const float *lse, int64_t t0,
+                            int64_t t1, const int64_t *kv_first, int64_t j, int64_t qs,
+                            int64_t ls, int64_t hd, float scale, float softcap)
+{
+    float sc[16], dp[16], lv[16], Dv[16], pv[16];
+    int64_t idx[16];
+    for (int64_t t = t0; t < t1;) {
+        int nb = 0;
+        for (; nb < 16 && t < t1; t++)
+            if (!kv_first || kv_first[t] <= j) idx[nb++] = t;
+        if (!nb) break;
+        for (int jj = 0; jj < nb; jj++) {
+            sc[jj] = dot(q + idx[jj] * qs, kj, hd);
+            dp[jj] = dot(dout + idx[jj] * qs, vj, hd);
+            lv[jj] = lse[idx[jj] * ls];
+            Dv[jj] = D[idx[jj] * ls];
+        }
+        const __mmask16 mk = tmask(nb);
+        __m512 p;
+        __m512 ds = attn_ds(_mm512_maskz_loadu_ps(mk, sc), _mm512_maskz_loadu_ps(mk, lv),
+                            _mm512_maskz_loadu_ps(mk, dp), _mm512_maskz_loadu_ps(mk, Dv), scale,
+                            softcap, mk, &p);
+        _mm512_storeu_ps(sc, ds);
+        _mm512_storeu_ps(pv, p);
+        for (int jj = 0; jj < nb; jj++) {
+            axpy(dv, dout + idx[jj] * qs, pv[jj], hd);
+            axpy(dk, q + idx[jj] * qs, sc[jj], hd);
+        }
+    }
+}
+
+TGT static void silu_mul_bwd(float *dg, float *du, const float *dy, const float *g, const float *u,
+                             int64_t n)
+{
+    const __m512 one = _mm512_set1_ps(1.0f);
+    ELEMENTWISE({
+        const __m512 x = _mm512_maskz_loadu_ps(m, g + i), up = _mm512_maskz_loadu_ps(m, u + i),
+                     d = _mm512_maskz_loadu_ps(m, dy + i);
+        const __m512 sg = _mm512_div_ps(one, _mm512_add_ps(one, exp512(_mm512_sub_ps(_mm512_setzero_ps(), x))));
+        const __m512 da = _mm512_mul_ps(sg, _mm512_fmadd_ps(x, _mm512_sub_ps(one, sg), one));
+        _mm512_mask_storeu_ps(dg + i, m, _mm512_mul_ps(_mm512_mul_ps(d, up), da));
+        _mm512_mask_storeu_ps(du + i, m, _mm512_mul_ps(d, _mm512_mul_ps(x, sg)));
+    })
+}
+
+TGT static void gelu_tanh_mul_bwd(float *dg, float *du, const float *dy, const float *g,
+                                  const float *u, int64_t n)
+{
+    const __m512 c = _mm512_set1_ps(0.7978845608028654f), k3 = _mm512_set1_ps(0.044715f);
+    const __m512 k3x3 = _mm512_set1_ps(0.134145f);
+    const __m512 half = _mm512_set1_ps(0.5f), one = _mm512_set1_ps(1.0f);
+    ELEMENTWISE({
+        const __m512 x = _mm512_maskz_loadu_ps(m, g + i), up = _mm512_maskz_loadu_ps(m, u + i),
+                     d = _mm512_maskz_loadu_ps(m, dy + i);
+        const __m512 x2 = _mm512_mul_ps(x, x);
+        const __m512 th = tanh512(_mm512_mul_ps(c, _mm512_fmadd_ps(k3, _mm512_mul_ps(x2, x), x)));
+        const __m512 opt = _mm512_add_ps(one, th);
+        const __m512 a = _mm512_mul_ps(_mm512_mul_ps(half, x), opt);
+        const __m512 sech2 = _mm512_fnmadd_ps(th, th, one);
+        const __m512 da = _mm512_fmadd_ps(
+            _mm512_mul_ps(_mm512_mul_ps(_mm512_mul_ps(half, x), sech2), c), _mm512_fmadd_ps(k3x3, x2, one),
+            _mm512_mul_ps(half, opt));
+        _mm512_mask_storeu_ps(dg + i, m, _mm512_mul_ps(_mm512_mul_ps(d, up), da));
+        _mm512_mask_storeu_ps(du + i, m, _mm512_mul_ps(d, a));
+    })
+}
+
+TGT static void softcap_bwd(float *dx, const float *dy, const float *x, int64_t n, float cap)
+{
+    const __m512 cv = _mm512_set1_ps(cap), one = _mm512_set1_ps(1.0f);
+    ELEMENTWISE({
+        const __m512 th = tanh512(_mm512_div_ps(_mm512_maskz_loadu_ps(m, x + i), cv));
+        _mm512_mask_storeu_ps(dx + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, dy + i), _mm512_fnmadd_ps(th, th, one)));
+    })
+}
+
+TGT static void softmax_scaled(float *dx, const float *x, int64_t n, float lse, float scale)
+{
+    const __m512 lv = _mm512_set1_ps(lse), sv = _mm512_set1_ps(scale);
+    ELEMENTWISE({
+        const __m512 e = exp512(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, x + i), lv));
+        _mm512_mask_storeu_ps(dx + i, m, _mm512_mul_ps(sv, e));
+    })
+}
 #undef ELEMENTWISE
 
 const nn_kern nn_kern_avx512 = {
@@ -478,5 +742,16 @@ const nn_kern nn_kern_avx512 = {
     .softmax = softmax,
     .logsumexp = logsumexp,
     .axpy = axpy,
+    .dw_nr = DW_NR,
+    .dw_kc = DW_KC,
+    .matmul_dw_tile = matmul_dw_tile,
+    .rmsnorm_bwd_row = rmsnorm_bwd_row,
+    .rope_bwd_row = rope_bwd_row,
+    .attn_bwd_q = attn_bwd_q,
+    .attn_bwd_kv = attn_bwd_kv,
+    .silu_mul_bwd = silu_mul_bwd,
+    .gelu_tanh_mul_bwd = gelu_tanh_mul_bwd,
+    .softcap_bwd = softcap_bwd,
+    .softmax_scaled = softmax_scaled,
 };
 #endif
