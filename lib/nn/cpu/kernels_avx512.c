@@ -520,7 +520,7 @@ TGT static void dw_6x4(const nn_dw_args *a, int64_t n, int nr, int64_t k, int64_
         dw_store(a, n + i, k, m0, c##i##0);         \
         if (m1) dw_store(a, n + i, k + 16, m1, c##i##1); \
         if (m2) dw_store(a, n + i, k + 32, m2, c##i##2); \
-        if (m3) dw_store(a, n + i, k + 48, m2, c##i##3); \
+        if (m3) dw_store(a, n + i, k + 48, m3, c##i##3); \
     }
     ST(0) ST(1) ST(2) ST(3) ST(4) ST(5)
 #undef ST
