@@ -34,14 +34,34 @@ typedef struct {
 
 typedef struct nn_trainer nn_trainer;
 
-/* A new adapter on m (which must have none) for sequences of up to max_T
- * tokens. */
-nn_trainer *nn_trainer_new(nn_model *m, const nn_lora_cfg *cfg, int64_t max_T, char *err,
+typedef struct {
+    int64_t max_T;       /* longest sequence (a packed micro-batch counts as one) */
+    int grad_checkpoint; /* keep only each layer's input; recompute the rest in backward */
+    double dropout;      /* PEFT's lora_dropout on the adapter's input (0: none) */
+} nn_train_opts;
+
+/* A new adapter on m (which must have none). */
+nn_trainer *nn_trainer_new(nn_model *m, const nn_lora_cfg *cfg, const nn_train_opts *o, char *err,
                            size_t errlen);
 /* Starts from the PEFT adapter in dir instead (its targets, r, alpha,
  * rslora and values). */
-nn_trainer *nn_trainer_from_adapter(nn_model *m, const char *dir, int64_t max_T, char *err,
+nn_trainer *nn_trainer_from_adapter(nn_model *m, const char *dir, const nn_train_opts *o, char *err,
                                     size_t errlen);
+
+/* What a trainer allocates for a model of config c (the weights aside):
+ * computed from the config alone, so that a run can be planned before
+ * anything is loaded. */
+typedef struct {
+    size_t lora_params;
+    size_t adapter_bytes;         /* values, gradients, two AdamW moments */
+    size_t activation_bytes;      /* every layer's activations kept */
+    size_t activation_ckpt_bytes; /* with grad_checkpoint: the layers' inputs and one layer */
+    size_t scratch_bytes;         /* the backward pass's buffers */
+    size_t logits_bytes;          /* the head, a few rows at a time */
+    size_t total_bytes;           /* adapter + activations (as asked) + scratch + logits */
+} nn_train_mem;
+int nn_train_plan(const nn_config *c, int64_t max_T, const nn_lora_cfg *lora, int grad_checkpoint,
+                  double dropout, nn_train_mem *out);
 /* Frees the trainer and takes its adapter off the model. */
 void nn_trainer_free(nn_trainer *t);
 const nn_lora_cfg *nn_trainer_lora(const nn_trainer *t);
@@ -68,16 +88,20 @@ const char *nn_trainer_kind_name(int kind);
 
 void nn_trainer_zero_grad(nn_trainer *t);
 
-/* One sequence ids[0..T) from position 0: forward, the loss of the rows i
- * with target[i] >= 0 (target[i] is the id that row i predicts), and
- * backward, adding loss_scale * d(sum of their -log p)/d(parameters) to the
- * gradients. kv_first (NULL: none) gives, per row, the first position it
- * may attend to (packed examples). Adds the sum of -log p to *nll and the
- * count to *n. Returns 0, or -1 with a reason (bad id, out of memory,
- * T > max_T). */
+/* One sequence ids[0..T): forward, the loss of the rows i with target[i]
+ * >= 0 (target[i] is the id that row i predicts), and backward, adding
+ * loss_scale * d(sum of their -log p)/d(parameters) to the gradients.
+ * Packed examples: pos (NULL: 0..T-1) gives each token's position (they
+ * restart per example) and kv_first (NULL: none) the first row each row may
+ * attend to (its example's start). Adds the sum of -log p to *nll and the
+ * count to *n. Returns 0, or -1 with a reason (bad id, T > max_T). */
 int nn_trainer_accumulate(nn_trainer *t, nn_pool *p, const int32_t *ids, const int32_t *target,
-                          const int64_t *kv_first, int64_t T, float loss_scale, double *nll,
-                          int64_t *n, char *err, size_t errlen);
+                          const int32_t *pos, const int64_t *kv_first, int64_t T, float loss_scale,
+                          double *nll, int64_t *n, char *err, size_t errlen);
+/* The number of nn_trainer_accumulate calls so far: the dropout masks
+ * depend on it, so a checkpoint saves it and a resumed run sets it back. */
+uint64_t nn_trainer_calls(const nn_trainer *t);
+void nn_trainer_set_calls(nn_trainer *t, uint64_t calls);
 
 /* The L2 norm of the whole gradient (torch.nn.utils.clip_grad_norm_). */
 double nn_trainer_grad_norm(const nn_trainer *t);

@@ -3,6 +3,7 @@
  * (tests/conformance/nn-train.sh):
  *
  *   nn-grads --model DIR --adapter DIR FILE --out OUT.safetensors [-t N]
+ *            [--grad-checkpoint] [--dropout P]
  *
  * FILE holds {"ids":[...], "mask":[...]?} records (mask[i] = 1: token i is
  * trained, predicted from the tokens before it; no mask: every token after
@@ -68,15 +69,22 @@ int main(int argc, char **argv)
                                          {"adapter", required_argument, NULL, 'a'},
                                          {"out", required_argument, NULL, 'o'},
                                          {"threads", required_argument, NULL, 't'},
+                                         {"grad-checkpoint", no_argument, NULL, 'g'},
+                                         {"dropout", required_argument, NULL, 'd'},
                                          {NULL, 0, NULL, 0}};
     const char *model = NULL, *adapter = NULL, *out = NULL;
     uint64_t threads = 0;
-    int opt;
+    int opt, ckpt = 0;
+    double dropout = 0;
     while ((opt = getopt_long(argc, argv, "t:", opts, NULL)) != -1) {
         switch (opt) {
         case 'm': model = optarg; break;
         case 'a': adapter = optarg; break;
         case 'o': out = optarg; break;
+        case 'g': ckpt = 1; break;
+        case 'd':
+            if (sft_parse_double(optarg, &dropout) || dropout < 0 || dropout >= 1) return sft_bad_option_value("dropout", optarg);
+            break;
         case 't':
             if (sft_parse_u64(optarg, 0, 1024, &threads)) return sft_bad_option_value("threads", optarg);
             break;
@@ -96,7 +104,8 @@ int main(int argc, char **argv)
         if (seqs[i].n > maxT) maxT = seqs[i].n;
     char err[1024];
     nn_model *m = nn_model_load(model, err, sizeof err);
-    nn_trainer *t = m ? nn_trainer_from_adapter(m, adapter, maxT, err, sizeof err) : NULL;
+    nn_train_opts to = {.max_T = maxT, .grad_checkpoint = ckpt, .dropout = dropout};
+    nn_trainer *t = m ? nn_trainer_from_adapter(m, adapter, &to, err, sizeof err) : NULL;
     if (!t) {
         sft_error("%s", err);
         return SFT_EX_DATAERR;
@@ -106,7 +115,7 @@ int main(int argc, char **argv)
     double nll = 0;
     int64_t n = 0;
     for (size_t i = 0; i < nseq; i++)
-        if (nn_trainer_accumulate(t, pool, seqs[i].ids, seqs[i].target, NULL, seqs[i].n,
+        if (nn_trainer_accumulate(t, pool, seqs[i].ids, seqs[i].target, NULL, NULL, seqs[i].n,
                                   ntrain ? 1.0f / (float)ntrain : 0.0f, &nll, &n, err, sizeof err)) {
             sft_error("%s", err);
             return SFT_EX_DATAERR;
