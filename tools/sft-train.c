@@ -63,6 +63,7 @@ enum {
     OPT_RESUME,
     OPT_DEVICE,
     OPT_QUANT,
+    OPT_GPU_MEM,
 };
 
 static const struct option long_options[] = {
@@ -101,6 +102,7 @@ static const struct option long_options[] = {
     {"resume", required_argument, NULL, OPT_RESUME},
     {"device", required_argument, NULL, OPT_DEVICE},
     {"quant", required_argument, NULL, OPT_QUANT},
+    {"gpu-mem", required_argument, NULL, OPT_GPU_MEM},
     {"threads", required_argument, NULL, 't'},
     SFT_COMMON_LONG_OPTIONS,
     {NULL, 0, NULL, 0},
@@ -155,6 +157,7 @@ static void usage(FILE *f)
           "plan:\n"
           "      --device cpu|cuda   where the run would go (default cpu)\n"
           "      --quant none|nf4    base weights as stored, or 4-bit NF4 (cuda)\n"
+          "      --gpu-mem SIZE      the card's memory (default: what nvidia-smi reports)\n"
           "\n"
           "  -t, --threads N         threads (default: all cores)\n" SFT_COMMON_OPTIONS_HELP,
           f);
@@ -401,6 +404,7 @@ static int parse_targets(const char *s, unsigned *out)
 
 typedef struct {
     const char *model_dir, *train_path, *val_path, *out_dir, *tpl_name, *init_adapter, *resume, *device, *quant;
+    uint64_t gpu_mem;
     uint64_t max_seq, batch, batch_tokens, accum, seed, r, epochs, max_steps, warmup_steps, threads, eval_steps,
         patience, save_steps;
     double alpha, dropout, lr, b1, b2, eps, wd, warmup_ratio, max_grad_norm;
@@ -820,7 +824,17 @@ static uint64_t fingerprint(const train_opts *o, const dataset *d, const nn_conf
     return xxh64(text, (size_t)n, h);
 }
 
-static int plan(const train_opts *o)
+/* Parameters of the checkpoint by its config (when its files are not there
+ * to be measured). */
+static double config_params(const nn_config *c)
+{
+    int64_t H = c->hidden_size, I = c->intermediate_size, qd = c->num_heads * c->head_dim,
+            kvd = c->num_kv_heads * c->head_dim;
+    return (double)c->num_layers * (double)(2 * H * qd + 2 * H * kvd + 3 * H * I + 4 * H + 2 * c->head_dim) +
+           (double)(c->vocab_size * H * (c->tie_word_embeddings ? 1 : 2)) + (double)H;
+}
+
+static int plan(const train_opts *o, int quiet)
 {
     nn_config c;
     char err[1024];
@@ -828,14 +842,12 @@ static int plan(const train_opts *o)
         sft_error("%s", err);
         return sft_dir_lacks(o->model_dir, "config.json") ? SFT_EX_NOINPUT : SFT_EX_DATAERR;
     }
-    if (o->quant && strcmp(o->quant, "none") != 0) {
-        sft_error("--quant %s: quantized base weights come with the CUDA backend, which is not built yet", o->quant);
-        return SFT_EX_USAGE;
-    }
-    if (o->device && strcmp(o->device, "cpu") != 0) {
-        sft_error("--device %s: only the CPU path exists so far", o->device);
-        return SFT_EX_USAGE;
-    }
+    int cuda = o->device && strcmp(o->device, "cuda") == 0, nf4 = o->quant && strcmp(o->quant, "nf4") == 0;
+    if (o->device && !cuda && strcmp(o->device, "cpu") != 0)
+        return sft_usage_error("invalid value '%s' for --device: use cpu or cuda", o->device);
+    if (o->quant && !nf4 && strcmp(o->quant, "none") != 0)
+        return sft_usage_error("invalid value '%s' for --quant: use none or nf4", o->quant);
+    if (nf4 && !cuda) return sft_usage_error("--quant nf4 goes with --device cuda");
     /* the weights: the checkpoint files, mapped */
     uint64_t weights = 0;
     char path[4200];
@@ -855,33 +867,74 @@ static int plan(const train_opts *o)
         }
         if (d) closedir(d);
     }
+    if (!weights) weights = (uint64_t)(config_params(&c) * (strcmp(c.torch_dtype, "float32") == 0 ? 4 : 2));
+    if (nf4) {
+        /* QLoRA: the blocks' linear weights in NF4 with double quantization
+         * (4 bits + an 8-bit absmax per 64 + an fp32 scale per 256 absmax:
+         * 0.5159 bytes a weight); embeddings, head and norms stay 16-bit */
+        int64_t H = c.hidden_size, I = c.intermediate_size, qd = c.num_heads * c.head_dim,
+                kvd = c.num_kv_heads * c.head_dim;
+        double lin = (double)c.num_layers * (double)(2 * H * qd + 2 * H * kvd + 3 * H * I);
+        double rest = (double)(c.vocab_size * H * (c.tie_word_embeddings ? 1 : 2)) +
+                      (double)c.num_layers * (double)(4 * H + 2 * c.head_dim) + (double)H;
+        weights = (uint64_t)(lin * (0.5 + 1.0 / 64 + 4.0 / (64 * 256)) + rest * 2);
+    }
     int64_t T = o->batch_tokens ? (int64_t)o->batch_tokens : (int64_t)o->max_seq;
     nn_lora_cfg lc = {.targets = o->targets, .r = (int64_t)o->r, .alpha = o->alpha, .rslora = o->rslora};
     nn_train_mem mem;
     nn_train_plan(&c, T, &lc, o->grad_ckpt, o->dropout, &mem);
     uint64_t total = weights + mem.total_bytes;
     uint64_t avail = 0;
-    FILE *f = fopen("/proc/meminfo", "r");
-    char line[256];
-    while (f && fgets(line, sizeof line, f)) {
-        unsigned long long kb;
-        if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) avail = (uint64_t)kb * 1024;
+    const char *where = "MemAvailable";
+    if (cuda) {
+        /* the card: --gpu-mem, else the first GPU nvidia-smi reports */
+        where = "the GPU's memory";
+        if (o->gpu_mem) {
+            avail = o->gpu_mem;
+        } else {
+            FILE *q = popen("nvidia-smi --query-gpu=memory.total --format=csv,noheader,nounits 2>/dev/null", "r");
+            unsigned long long mib;
+            if (q && fscanf(q, "%llu", &mib) == 1) avail = (uint64_t)mib << 20;
+            if (q) pclose(q);
+        }
+    } else {
+        FILE *f = fopen("/proc/meminfo", "r");
+        char line[256];
+        while (f && fgets(line, sizeof line, f)) {
+            unsigned long long kb;
+            if (sscanf(line, "MemAvailable: %llu kB", &kb) == 1) avail = (uint64_t)kb * 1024;
+        }
+        if (f) fclose(f);
     }
-    if (f) fclose(f);
 #define MB(x) ((double)(x) / 1048576.0)
+    if (quiet) {
+        /* a training run: refuse up front what will not fit */
+        if (avail && total > avail) {
+            sft_error("this run needs about %.0f MiB (weights %.0f, activations %.0f%s) and %.0f MiB are "
+                      "available; see 'sft-train plan'%s", MB(total), MB(weights),
+                      MB(o->grad_ckpt ? mem.activation_ckpt_bytes : mem.activation_bytes),
+                      o->grad_ckpt ? " with --grad-checkpoint" : "", MB(avail),
+                      o->grad_ckpt ? "; lower --max-seq-len or --batch-tokens" : "; try --grad-checkpoint");
+            return SFT_EX_DATAERR;
+        }
+        return 0;
+    }
     printf("model        %s (%s), %lld layers, hidden %lld, vocab %lld\n", o->model_dir, c.model_type,
            (long long)c.num_layers, (long long)c.hidden_size, (long long)c.vocab_size);
     printf("sequence     %lld tokens per micro-batch%s\n", (long long)T, o->batch_tokens ? " (packed)" : "");
     printf("lora         r %llu, %zu parameters\n", (unsigned long long)o->r, mem.lora_params);
-    printf("weights      %10.1f MiB  (the checkpoint, mapped)\n", MB(weights));
+    printf("weights      %10.1f MiB  (%s)\n", MB(weights),
+           nf4 ? "NF4 blocks, 16-bit embeddings and head" : cuda ? "as stored" : "the checkpoint, mapped");
     printf("adapter      %10.1f MiB  (values, gradients, AdamW moments)\n", MB(mem.adapter_bytes));
     printf("activations  %10.1f MiB  (%10.1f MiB with --grad-checkpoint)\n", MB(mem.activation_bytes),
            MB(mem.activation_ckpt_bytes));
     printf("scratch      %10.1f MiB\n", MB(mem.scratch_bytes));
     printf("logits       %10.1f MiB\n", MB(mem.logits_bytes));
     printf("total        %10.1f MiB%s\n", MB(total), o->grad_ckpt ? " (with --grad-checkpoint)" : "");
+    if (cuda) printf("(not counted: the CUDA context and library workspaces, a few hundred MiB)\n");
+    if (!avail) printf("available    unknown%s\n", cuda ? ": no nvidia-smi; give the card's memory with --gpu-mem SIZE" : "");
     if (avail) {
-        printf("available    %10.1f MiB  (MemAvailable): %s\n", MB(avail),
+        printf("available    %10.1f MiB  (%s): %s\n", MB(avail), where,
                total <= avail ? "fits"
                : (weights + mem.total_bytes - mem.activation_bytes + mem.activation_ckpt_bytes <= avail && !o->grad_ckpt)
                    ? "does not fit; fits with --grad-checkpoint"
@@ -923,6 +976,9 @@ int main(int argc, char **argv)
         case OPT_RESUME: o.resume = optarg; break;
         case OPT_DEVICE: o.device = optarg; break;
         case OPT_QUANT: o.quant = optarg; break;
+        case OPT_GPU_MEM:
+            if (sft_parse_size(optarg, 1 << 20, UINT64_MAX, &o.gpu_mem)) return sft_bad_option_value("gpu-mem", optarg);
+            break;
         case OPT_NO_SHUFFLE: o.shuffle = 0; break;
         case OPT_RSLORA: o.rslora = 1; break;
         case OPT_GRAD_CKPT: o.grad_ckpt = 1; break;
@@ -996,13 +1052,14 @@ int main(int argc, char **argv)
     if (o.batch_tokens && o.max_seq > o.batch_tokens)
         return sft_usage_error("--max-seq-len (%llu) must not exceed --batch-tokens (%llu)",
                                (unsigned long long)o.max_seq, (unsigned long long)o.batch_tokens);
-    if (planning) return plan(&o);
+    if (planning) return plan(&o, 0);
     if (!o.train_path || !o.out_dir) return sft_usage_error("--train FILE and --out DIR are required");
     if ((o.eval_steps || o.patience) && !o.val_path) return sft_usage_error("--eval-steps and --patience need --val");
     if (o.resume && o.init_adapter) return sft_usage_error("--resume goes on from its checkpoint; drop --init-adapter");
 
     char err[1024];
-    int status = 0;
+    int status = plan(&o, 1);
+    if (status) return status;
     nn_model *m = nn_model_load(o.model_dir, err, sizeof err);
     if (!m) {
         sft_error("%s", err);
