@@ -94,7 +94,7 @@ static void merge_rows(void *ctx, int64_t begin, int64_t end, int tid)
     const fill_ctx *c = j->c;
     int64_t in = c->w.cols, r = c->A.rows;
     float *wrow = j->scratch + (size_t)tid * (size_t)(2 * in + r), *d = wrow + in, *brow = d + in;
-    size_t osize = sft_stw_dtype_size(c->out);
+    size_t osize = sft_st_dtype_size(c->out);
     for (int64_t o = begin; o < end; o++) {
         nn_mat_row(&c->w, o, wrow);
         nn_mat_row(&c->B, o, brow);
@@ -134,7 +134,7 @@ static int fill_merged(void *ctx, void *dst, size_t nbytes, char *err, size_t er
 static int fill_converted(void *ctx, void *dst, size_t nbytes, char *err, size_t errlen)
 {
     const fill_ctx *c = ctx;
-    size_t isize = sft_stw_dtype_size(c->base->dtype), osize = sft_stw_dtype_size(c->out);
+    size_t isize = sft_st_dtype_size(c->base->dtype), osize = sft_st_dtype_size(c->out);
     size_t n = c->base->nbytes / isize;
     (void)nbytes;
     float *buf = malloc(CONVERT_CHUNK * sizeof *buf);

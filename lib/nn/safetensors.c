@@ -62,6 +62,11 @@ const char *sft_st_dtype_name(enum sft_st_dtype d)
     return (size_t)d < NDTYPES ? dtypes[d].name : "?";
 }
 
+size_t sft_st_dtype_size(enum sft_st_dtype d)
+{
+    return (size_t)d < NDTYPES ? dtypes[d].size : 0;
+}
+
 static void seterr(char *err, size_t errlen, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void seterr(char *err, size_t errlen, const char *fmt, ...)
 {

@@ -68,6 +68,8 @@ const char *sft_st_metadata(const sft_st *st, const char *key);
 int sft_st_get(const sft_st *st, const char *name, int64_t rows, int64_t cols, nn_mat *out,
                char *err, size_t errlen);
 
-const char *sft_st_dtype_name(enum sft_st_dtype d); /* "BF16" */
+const char *sft_st_dtype_name(enum sft_st_dtype d); /* "BF16"; "?" when out of range */
+/* Bytes of one element (1 for BOOL and the F8 types); 0 when out of range. */
+size_t sft_st_dtype_size(enum sft_st_dtype d);
 
 #endif

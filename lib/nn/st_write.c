@@ -32,25 +32,6 @@ struct sft_stw {
     size_t nfiles_set;
 };
 
-static const struct {
-    const char *name;
-    size_t size;
-} dtypes[] = {
-    [SFT_ST_F32] = {"F32", 4},         [SFT_ST_BF16] = {"BF16", 2},
-    [SFT_ST_F16] = {"F16", 2},         [SFT_ST_F64] = {"F64", 8},
-    [SFT_ST_I64] = {"I64", 8},         [SFT_ST_I32] = {"I32", 4},
-    [SFT_ST_I16] = {"I16", 2},         [SFT_ST_I8] = {"I8", 1},
-    [SFT_ST_U8] = {"U8", 1},           [SFT_ST_BOOL] = {"BOOL", 1},
-    [SFT_ST_F8_E4M3] = {"F8_E4M3", 1}, [SFT_ST_F8_E5M2] = {"F8_E5M2", 1},
-    [SFT_ST_U16] = {"U16", 2},         [SFT_ST_U32] = {"U32", 4},
-    [SFT_ST_U64] = {"U64", 8},
-};
-#define NDTYPES (sizeof dtypes / sizeof dtypes[0])
-
-size_t sft_stw_dtype_size(enum sft_st_dtype d)
-{
-    return (size_t)d < NDTYPES ? dtypes[d].size : 0;
-}
 
 sft_stw *sft_stw_new(void)
 {
@@ -99,7 +80,7 @@ static size_t find_sorted(const sft_stw *w, const char *name, int *found)
 static long add(sft_stw *w, const char *name, enum sft_st_dtype dtype, int ndim, const int64_t *shape,
                 const void *data, sft_stw_fill_fn fill, void *ctx, char *err, size_t errlen)
 {
-    if ((size_t)dtype >= NDTYPES) {
+    if (!sft_st_dtype_size(dtype)) {
         snprintf(err, errlen, "tensor \"%s\": unknown dtype", name);
         return -1;
     }
@@ -141,7 +122,7 @@ static long add(sft_stw *w, const char *name, enum sft_st_dtype dtype, int ndim,
     t->dtype = dtype;
     t->ndim = ndim;
     for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
-    t->nbytes = elems * dtypes[dtype].size;
+    t->nbytes = elems * sft_st_dtype_size(dtype);
     t->data = data;
     t->fill = fill;
     t->ctx = ctx;
@@ -338,7 +319,7 @@ static int cmp_tensor(const void *a, const void *b, void *ctx)
 {
     const stw_tensor *base = ctx;
     const stw_tensor *x = &base[*(const size_t *)a], *y = &base[*(const size_t *)b];
-    size_t sx = dtypes[x->dtype].size, sy = dtypes[y->dtype].size;
+    size_t sx = sft_st_dtype_size(x->dtype), sy = sft_st_dtype_size(y->dtype);
     if (sx != sy) return sx > sy ? -1 : 1;
     return strcmp(x->name, y->name);
 }
@@ -359,7 +340,7 @@ static int write_file(const sft_stw *w, const size_t *idx_in, size_t n, const ch
     for (size_t k = 0; k < n; k++) {
         const stw_tensor *t = &w->t[idx[k]];
         if (buf_putc(&h, ',') || json_string(&h, t->name) ||
-            json_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", dtypes[t->dtype].name))
+            json_printf(&h, ":{\"dtype\":\"%s\",\"shape\":[", sft_st_dtype_name(t->dtype)))
             goto oom;
         for (int d = 0; d < t->ndim; d++)
             if (json_printf(&h, d ? ",%" PRId64 : "%" PRId64, t->shape[d])) goto oom;

@@ -48,8 +48,6 @@ typedef int (*sft_stw_fill_fn)(void *ctx, void *dst, size_t nbytes, char *err, s
 sft_stw *sft_stw_new(void);
 void sft_stw_free(sft_stw *w);
 
-/* Bytes of one element of d (1 for BOOL and the F8 types). */
-size_t sft_stw_dtype_size(enum sft_st_dtype d);
 
 /* Adds a tensor with borrowed data (nbytes = elements * dtype size). The
  * name is copied. Returns its index, or -1 with a reason: a name already
