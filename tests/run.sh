@@ -70,6 +70,7 @@ for b in "${builds[@]}"; do
     suite "conformance/nn-ref ($b)" tests/conformance/nn-ref.sh "$b"
     suite "conformance/nn-merge ($b)" tests/conformance/nn-merge.sh "$b"
     suite "conformance/nn-train ($b)" tests/conformance/nn-train.sh "$b"
+    suite "conformance/nn-train-steps ($b)" tests/conformance/nn-train-steps.sh "$b"
     suite "conformance/peft ($b)" tests/conformance/peft.sh "$b"
 done
 suite "schema cases" tests/schema/run-cases.sh

@@ -505,6 +505,18 @@ static int write_state(trainer_run *r, const run_pos *pos, const char *path, cha
     return rc;
 }
 
+/* Removes a checkpoint directory sft-train wrote (its three files). */
+static void remove_checkpoint_dir(const char *dir)
+{
+    static const char *const files[] = {"trainer_state.bin", "adapter_model.safetensors", "adapter_config.json"};
+    char path[4500];
+    for (size_t i = 0; i < sizeof files / sizeof *files; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, files[i]);
+        unlink(path);
+    }
+    rmdir(dir);
+}
+
 /* OUT/checkpoint-STEP/: the adapter and trainer_state.bin, made in a
  * temporary directory and renamed, so a checkpoint is whole or absent. */
 static int save_checkpoint(trainer_run *r, const run_pos *pos)
@@ -520,20 +532,21 @@ static int save_checkpoint(trainer_run *r, const run_pos *pos)
     if (nn_trainer_save_adapter(r->t, tmp, r->o->model_dir, err, sizeof err) != 0 ||
         write_state(r, pos, path, err, sizeof err) != 0) {
         sft_error("%s (the last whole checkpoint is kept)", err);
-        char cmd[4400];
-        snprintf(path, sizeof path, "%s/trainer_state.bin", tmp);
-        unlink(path);
-        snprintf(cmd, sizeof cmd, "%s/adapter_model.safetensors", tmp);
-        unlink(cmd);
-        snprintf(cmd, sizeof cmd, "%s/adapter_config.json", tmp);
-        unlink(cmd);
-        rmdir(tmp);
+        remove_checkpoint_dir(tmp);
         return SFT_EX_IOERR;
     }
+    /* a run resumed from an earlier checkpoint replaces the later ones it
+     * writes again: the old one is moved aside first, so one whole
+     * checkpoint of that step exists at every moment */
+    char old[4400];
+    snprintf(old, sizeof old, "%s.old.%ld", dir, (long)getpid());
+    int had = rename(dir, old) == 0;
     if (rename(tmp, dir) != 0) {
         sft_error("%s: cannot rename to %s: %s", tmp, dir, strerror(errno));
+        if (had) rename(old, dir);
         return SFT_EX_IOERR;
     }
+    if (had) remove_checkpoint_dir(old);
     return 0;
 }
 

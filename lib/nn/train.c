@@ -649,7 +649,8 @@ int nn_trainer_save_adapter(const nn_trainer *t, const char *dir, const char *ba
     char path[4096];
     snprintf(path, sizeof path, "%s/adapter_model.safetensors", dir);
     if (nn_trainer_write_tensors(t, t->p, path, err, errlen) != 0) return -1;
-    /* the fields of a PEFT LoraConfig that change what is computed */
+    /* every key of a LoraConfig as PEFT 0.18 writes it (the real adapters of
+     * ../shared/external/peft), sorted as its json.dumps(sort_keys) does */
     cJSON *c = cJSON_CreateObject(), *targets = cJSON_CreateArray();
     unsigned seen = 0;
     for (size_t i = 0; i < t->nslots; i++) {
@@ -659,25 +660,41 @@ int nn_trainer_save_adapter(const nn_trainer *t, const char *dir, const char *ba
         const char *dot = strchr(nn_linear_names[k], '.');
         cJSON_AddItemToArray(targets, cJSON_CreateString(dot + 1));
     }
+    cJSON_AddNullToObject(c, "alora_invocation_tokens");
     cJSON_AddItemToObject(c, "alpha_pattern", cJSON_CreateObject());
+    cJSON_AddNullToObject(c, "arrow_config");
     cJSON_AddNullToObject(c, "auto_mapping");
     cJSON_AddStringToObject(c, "base_model_name_or_path", base_model ? base_model : "");
     cJSON_AddStringToObject(c, "bias", "none");
+    cJSON_AddNullToObject(c, "corda_config");
+    cJSON_AddFalseToObject(c, "ensure_weight_tying");
+    cJSON_AddNullToObject(c, "eva_config");
+    cJSON_AddNullToObject(c, "exclude_modules");
     cJSON_AddFalseToObject(c, "fan_in_fan_out");
     cJSON_AddTrueToObject(c, "inference_mode");
     cJSON_AddTrueToObject(c, "init_lora_weights");
+    cJSON_AddNullToObject(c, "layer_replication");
     cJSON_AddNullToObject(c, "layers_pattern");
     cJSON_AddNullToObject(c, "layers_to_transform");
+    cJSON_AddItemToObject(c, "loftq_config", cJSON_CreateObject());
     cJSON_AddNumberToObject(c, "lora_alpha", t->cfg.alpha);
-    cJSON_AddNumberToObject(c, "lora_dropout", 0.0);
+    cJSON_AddFalseToObject(c, "lora_bias");
+    cJSON_AddNumberToObject(c, "lora_dropout", t->dropout);
+    cJSON_AddNullToObject(c, "megatron_config");
+    cJSON_AddStringToObject(c, "megatron_core", "megatron.core");
     cJSON_AddNullToObject(c, "modules_to_save");
     cJSON_AddStringToObject(c, "peft_type", "LORA");
+    cJSON_AddStringToObject(c, "peft_version", "0.18.0");
+    cJSON_AddNumberToObject(c, "qalora_group_size", 16);
     cJSON_AddNumberToObject(c, "r", (double)t->cfg.r);
     cJSON_AddItemToObject(c, "rank_pattern", cJSON_CreateObject());
     cJSON_AddNullToObject(c, "revision");
     cJSON_AddItemToObject(c, "target_modules", targets);
+    cJSON_AddNullToObject(c, "target_parameters");
     cJSON_AddStringToObject(c, "task_type", "CAUSAL_LM");
+    cJSON_AddNullToObject(c, "trainable_token_indices");
     cJSON_AddFalseToObject(c, "use_dora");
+    cJSON_AddFalseToObject(c, "use_qalora");
     if (t->cfg.rslora) cJSON_AddTrueToObject(c, "use_rslora");
     else cJSON_AddFalseToObject(c, "use_rslora");
     char *text = cJSON_Print(c);
