@@ -67,7 +67,7 @@ BINS := $(TOOLS:%=$(BUILD)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn fuzz fuzz-build deps install config clean
+.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn bench-train fuzz fuzz-build deps install config clean
 .DELETE_ON_ERROR:
 
 all: $(LIB) $(BINS)
@@ -143,7 +143,7 @@ fuzz: deps
 	done
 
 # make bench fails when a benchmark misses its target (make -k bench runs the rest).
-bench: bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn
+bench: bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn bench-train
 
 bench-split: all $(BUILD)/bench/gen-jsonl
 	tests/bench/split-bench.sh $(BUILD)
@@ -174,6 +174,11 @@ bench-nn: all $(BUILD)/bench/nn-gen-bench
 $(BUILD)/bench/nn-gen-bench: tests/bench/nn-gen-bench.c $(LIB)
 	@mkdir -p $(@D)
 	$(CC) $(CPPFLAGS) -std=c11 -O2 -Wall -Wextra $< $(LIB) $(LDLIBS) -o $@
+
+# bench-train: one LoRA training step of sft-train on a ~30M Qwen2-shaped
+# checkpoint against the PyTorch reference, and peak memory against plan
+bench-train: all
+	tests/bench/train-bench.sh $(BUILD)
 
 # bench-tok's libsentencepiece baseline (C++; not built by the generators' pattern rule)
 $(BUILD)/bench/spm_baseline: tests/bench/spm_baseline.cc
@@ -233,6 +238,31 @@ demo-run:
 	  --out $(D)/bad $(D)/bad.jsonl; echo "exit status $$?"
 	@echo '$$ cat $(D)/rejects.jsonl.why'
 	@cat $(D)/rejects.jsonl.why
+	@echo
+	@echo "== sft-train: a short real LoRA training run on the training part, with a tiny random"
+	@echo "   Qwen2-shaped checkpoint made here (what it learns in 20 steps is mostly noise,"
+	@echo "   but the loss goes down)"
+	@echo '$$ /usr/bin/python3 fixtures/gen-nn.py $(D)/models --cases qwen2 --vocab 2061'
+	@/usr/bin/python3 fixtures/gen-nn.py $(D)/models --cases qwen2 --vocab 2061 >/dev/null
+	@echo '$$ sft-train --model $(D)/models/qwen2 --train $(D)/chat.train.jsonl --out $(D)/adapter \'
+	@echo '    --max-steps 20 --lr 5e-3 --batch-size 4'
+	@$(BUILD)/bin/sft-train --model $(D)/models/qwen2 --train $(D)/chat.train.jsonl --out $(D)/adapter \
+	  --max-steps 20 --lr 5e-3 --batch-size 4
+	@echo "$$ sed -n '1p;\$$p' $(D)/adapter/log.jsonl    # the first and the last step"
+	@sed -n '1p;$$p' $(D)/adapter/log.jsonl
+	@echo '$$ ls $(D)/adapter'
+	@ls $(D)/adapter
+	@echo
+	@echo "== sft-generate answering with the adapter, and the validation part scored without"
+	@echo "   and with it (loss and perplexity of the assistant tokens)"
+	@echo "$$ sft-generate -m $(D)/models/qwen2 --adapter $(D)/adapter --prompt '내일 점심 뭐 먹을까?' \\"
+	@echo '    -n 24 --temperature 0.8 --seed 1'
+	@$(BUILD)/bin/sft-generate -m $(D)/models/qwen2 --adapter $(D)/adapter --prompt '내일 점심 뭐 먹을까?' \
+	  -n 24 --temperature 0.8 --seed 1
+	@echo '$$ sft-generate -m $(D)/models/qwen2 --score $(D)/chat.val.jsonl > /dev/null'
+	@$(BUILD)/bin/sft-generate -m $(D)/models/qwen2 --score $(D)/chat.val.jsonl > /dev/null
+	@echo '$$ sft-generate -m $(D)/models/qwen2 --adapter $(D)/adapter --score $(D)/chat.val.jsonl > /dev/null'
+	@$(BUILD)/bin/sft-generate -m $(D)/models/qwen2 --adapter $(D)/adapter --score $(D)/chat.val.jsonl > /dev/null
 	@echo
 	@echo "Outputs are in $(D)/. Run 'make check' for the tests."
 

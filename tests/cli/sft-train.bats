@@ -391,3 +391,19 @@ EOF
     grep -q -- --batch-tokens out
     grep -q -- --resume out
 }
+
+@test "--patience stops when eval_loss stops improving and keeps the best adapter" {
+    head -2 "$ROOT/fixtures/demo/chat.jsonl" > train.jsonl
+    sed -n 41,50p "$ROOT/fixtures/demo/chat.jsonl" > val.jsonl
+    # two examples at a high constant rate: the model overfits and the
+    # validation loss turns up
+    train_st -m "$M/qwen2" --train train.jsonl --val val.jsonl --out o --max-steps 60 --lr 0.05 \
+        --schedule constant --max-grad-norm 0 --eval-steps 2 --patience 2 -v
+    [ "$st" -eq 0 ]
+    grep -q 'early stop at step' err
+    last=$(jqpy 'r["step"]' < o/log.jsonl | tail -1)
+    [ "$last" -lt 60 ]
+    best=$(jqpy '"%.6f" % r["eval_loss"] if "eval_loss" in r else ""' < o/log.jsonl | grep . | sort -n | head -1)
+    "$SFT_BIN/sft-generate" -m "$M/qwen2" --adapter o --score val.jsonl > /dev/null 2> score
+    grep -q "loss $best," score
+}
