@@ -20,7 +20,11 @@
 #            gradient present with its shape, and per tensor
 #            max |g - g_ref| / max |g_ref| <= 1e-4 (the worst tensor is named)
 # Test 1 is ref.py's own training self-check (autograd against finite
-# differences in float64, batch x accumulation, AdamW and clipping).
+# differences in float64, batch x accumulation, AdamW and clipping). The
+# last three: --grad-checkpoint gives byte-identical gradients (with and
+# without dropout), and LoRA dropout's gradient against finite differences
+# of our own loss (tests/conformance/nn-dropout-fd.py; no reference has our
+# masks).
 # Prints TAP. Skips, saying why, when /usr/bin/python3 lacks torch or numpy;
 # the cases skip when tests/tools/nn-grads is not built.
 # NN_TRAIN_OURS=ref puts ref.py grads in the place of the C tool (plumbing check).
@@ -80,7 +84,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/nn-train.XXXXXX") || exit 1
 trap 'rm -rf "$work"' EXIT
 
-echo "1..$((1 + ${#cases[@]}))"
+echo "1..$((4 + ${#cases[@]}))"
 
 t=1
 nchecks=$(grep -c '^ok ' "$dir/ref/selftest.out")
@@ -115,4 +119,43 @@ for c in "${cases[@]}"; do
     else
         echo "not ok $t - $name: $msg"
     fi
+done
+
+# --grad-checkpoint recomputes each layer: the same gradients, byte for byte;
+# LoRA dropout: its gradient against finite differences of the loss (the
+# masks depend on the seed and the call count only, so each run sees the
+# same ones), through a BF16 and an F32 adapter
+ckpt_cases=(gemma2 qwen3)
+t=$((t + 1))
+if [ -n "$notool" ] || [ "${NN_TRAIN_OURS:-}" = ref ]; then
+    echo "ok $t - --grad-checkpoint gives the same gradients # skip ${notool:-NN_TRAIN_OURS=ref}"
+else
+    same=1
+    for c in "${ckpt_cases[@]}"; do
+        m=$dir/models/$c
+        for d in 0 0.2; do
+            "${grads_cmd[@]}" --model "$m" --adapter "$m-lora" "$dir/in/$c.jsonl" --dropout $d --out "$work/a.st" >/dev/null 2>&1 &&
+                "${grads_cmd[@]}" --model "$m" --adapter "$m-lora" "$dir/in/$c.jsonl" --dropout $d --grad-checkpoint \
+                    --out "$work/b.st" >/dev/null 2>&1 && cmp -s "$work/a.st" "$work/b.st" || same=0
+        done
+    done
+    if [ $same = 1 ]; then
+        echo "ok $t - --grad-checkpoint gives byte-identical gradients (${ckpt_cases[*]}, dropout 0 and 0.2)"
+    else
+        echo "not ok $t - --grad-checkpoint changes the gradients"
+    fi
+fi
+for c in gemma2 qwen2; do
+    t=$((t + 1))
+    if [ -n "$notool" ] || [ "${NN_TRAIN_OURS:-}" = ref ]; then
+        echo "ok $t - $c dropout gradient # skip ${notool:-NN_TRAIN_OURS=ref}"
+        continue
+    fi
+    m=$dir/models/$c
+    if out=$("$py" tests/conformance/nn-dropout-fd.py "${grads_cmd[0]}" "$m" "$m-lora" "$dir/in/$c.jsonl" 0.3 2>&1); then
+        echo "ok $t - $c LoRA dropout 0.3: gradient vs finite differences within 5% on 4 entries"
+    else
+        echo "not ok $t - $c LoRA dropout 0.3: gradient vs finite differences"
+    fi
+    echo "$out" | sed 's/^/#   /'
 done
