@@ -768,7 +768,8 @@ static int train(trainer_run *r, sft_run *run)
                            "\"tokens\":%" PRId64 ",\"tokens_per_s\":%.1f}\n",
                            step, (double)pos.consumed / (double)N, loss, h.lr, norm, tokens, (double)tokens / dt);
         if ((status = log_line(r, line, (size_t)len)) != 0) break;
-        sft_run_progress(run, 0, (uint64_t)step);
+        sft_run_progress_text(run, "step %" PRId64 "/%" PRId64 ", epoch %.2f, loss %.4f, %.0f tokens/s", step,
+                              total, (double)pos.consumed / (double)N, loss, (double)tokens / dt);
         if (run->verbose) sft_error("step %" PRId64 "/%" PRId64 ": loss %.4f", step, total, loss);
         evaluated_last = 0;
         if (r->val && ((o->eval_steps && step % (int64_t)o->eval_steps == 0) || step == total)) {

@@ -335,6 +335,20 @@ void sft_run_progress(sft_run *run, uint64_t bytes, uint64_t records)
     run->progress_shown = 1;
 }
 
+void sft_run_progress_text(sft_run *run, const char *fmt, ...)
+{
+    if (!run->progress) return;
+    double t = now();
+    if (t - run->progress_last < 0.25) return;
+    run->progress_last = t;
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "\r\033[K%s: ", sft_prog);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    run->progress_shown = 1;
+}
+
 int sft_run_finish(sft_run *run, int status)
 {
     clear_progress(run);

@@ -143,6 +143,8 @@ int sft_run_reject(sft_run *run, const char *src, uint64_t line, uint64_t col,
 
 /* Notes progress; redraws the progress line at most 4 times a second. */
 void sft_run_progress(sft_run *run, uint64_t bytes, uint64_t records);
+/* The same with the tool's own words ("step 12/300, loss 1.93, ..."). */
+void sft_run_progress_text(sft_run *run, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 /* Ends the run: clears the progress line, closes the rejects files, prints
  * the counts with -v and the rejected count whenever it is not 0. Returns
