@@ -29,10 +29,10 @@ DEB_BUILD := build-essential pkg-config libcjson-dev libpcre2-dev libcurl4-opens
 	libicu-dev
 DEB_TEST := libcmocka-dev bats sentencepiece python3-jsonschema clang libclang-rt-14-dev groff-base man-db \
 	python3-torch python3-numpy
-PKGS := libcjson libpcre2-8 sentencepiece icu-uc
+PKGS := libcjson libpcre2-8 sentencepiece icu-uc libcurl
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lpcre2-8 -lsentencepiece -licuuc)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lpcre2-8 -lsentencepiece -licuuc -lcurl)
 CPPFLAGS += -Ilib -D_GNU_SOURCE -DSFT_VERSION=\"$(VERSION)\" $(PKG_CFLAGS)
 ALL_CFLAGS := -std=c11 $(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -MMD -MP
 LDLIBS := $(PKG_LIBS) -lstdc++ -lpthread -lm
