@@ -247,7 +247,10 @@ static int load_key(qa_run *q, const char *file)
     if (file) {
         sft_buf b = {0};
         if (buf_read_file(&b, file, 1 << 16) != 0 || buf_append(&b, "", 1) != 0) {
-            sft_error("%s: cannot read the API key: %s", file, strerror(errno));
+            /* the path is not echoed: a key given by mistake where the
+             * path goes (--api-key sk-... abbreviates --api-key-file)
+             * must not reach a log */
+            sft_error("cannot read the file of --api-key-file: %s", strerror(errno));
             buf_free(&b);
             return SFT_EX_NOINPUT;
         }
