@@ -143,7 +143,7 @@ fuzz: deps
 	done
 
 # make bench fails when a benchmark misses its target (make -k bench runs the rest).
-bench: bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn bench-train
+bench: bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn bench-qa bench-train
 
 bench-split: all $(BUILD)/bench/gen-jsonl
 	tests/bench/split-bench.sh $(BUILD)
@@ -156,6 +156,11 @@ bench-pii: all $(BUILD)/bench/gen-pii-chat
 
 bench-tok: all $(BUILD)/bench/gen-tok-chat $(BUILD)/bench/spm_baseline
 	tests/bench/tok-bench.sh $(BUILD)
+
+# bench-qa: qa-gen -j 32 against the fake server (0.5 s a reply) vs the ideal
+# and vs one request at a time with sleep(1)
+bench-qa: all
+	tests/bench/qa-bench.sh $(BUILD)
 
 # bench-matmul: nn_matmul against OpenBLAS sgemm (Debian's libopenblas-dev, a bench-only dependency)
 bench-matmul: all $(BUILD)/bench/matmul-bench
