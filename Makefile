@@ -67,7 +67,7 @@ BINS := $(TOOLS:%=$(BUILD)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn bench-train fuzz fuzz-build deps install config clean
+.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn bench-train bench-qa fuzz fuzz-build deps install config clean
 .DELETE_ON_ERROR:
 
 all: $(LIB) $(BINS)
@@ -117,11 +117,27 @@ FUZZ_CFLAGS := -std=c11 -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize
 
 fuzz-build: $(FUZZ_BINS)
 
-$(BUILD)/fuzz/%: tests/fuzz/%.c $(LIB_SRCS) $(LIB_CXX_SRCS) $(wildcard lib/*/*.h)
-	@mkdir -p $(@D)/cxx
-	for f in $(LIB_CXX_SRCS); do clang++ $(CPPFLAGS) -std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr,function \
-	  -c $$f -o $(@D)/cxx/$*-$$(basename $$f .cc).o || exit 1; done
-	clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(LIB_SRCS) $(foreach f,$(LIB_CXX_SRCS),$(@D)/cxx/$*-$(basename $(notdir $f)).o) $(LDLIBS) -o $@
+# The library is compiled once for all targets (with the fuzzer's coverage
+# instrumentation and the sanitizers), then each target is linked with it.
+FUZZ_LIB := $(BUILD)/fuzz/libsftkit-fuzz.a
+FUZZ_OBJS := $(LIB_SRCS:%.c=$(BUILD)/fuzz/obj/%.o) $(LIB_CXX_SRCS:%.cc=$(BUILD)/fuzz/obj/%.o)
+
+$(BUILD)/fuzz/obj/%.o: %.c
+	@mkdir -p $(@D)
+	clang $(CPPFLAGS) -std=c11 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize-recover=all -MMD -MP -c $< -o $@
+
+# C++: without UBSan's C++-only vptr/function checks (their runtime is not
+# linked by clang's C link)
+$(BUILD)/fuzz/obj/%.o: %.cc
+	@mkdir -p $(@D)
+	clang++ $(CPPFLAGS) -std=c++17 -O1 -g -fsanitize=fuzzer-no-link,address,undefined -fno-sanitize=vptr,function -MMD -MP -c $< -o $@
+
+$(FUZZ_LIB): $(FUZZ_OBJS)
+	rm -f $@
+	$(AR) rcs $@ $^
+
+$(BUILD)/fuzz/%: tests/fuzz/%.c $(FUZZ_LIB)
+	clang $(CPPFLAGS) $(FUZZ_CFLAGS) $< $(FUZZ_LIB) $(LDLIBS) -o $@
 
 # make check = deps, then the real work in a fresh make (so pkg-config sees
 # packages that deps has just installed).
@@ -307,4 +323,4 @@ config:
 clean:
 	rm -rf build
 
--include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
+-include $(shell find $(BUILD)/obj $(BUILD)/fuzz/obj -name '*.d' 2>/dev/null)

@@ -148,6 +148,8 @@ int qa_render(const char *tpl, size_t len, const cJSON *record, int count, const
         } else {
             int bad;
             const cJSON *v = record ? lookup(record, name, &bad) : (bad = 0, NULL);
+            /* {{record.count}}: a field hidden by a placeholder's name */
+            if (!v && !bad && record && strncmp(name, "record.", 7) == 0) v = lookup(record, name + 7, &bad);
             if (!v) {
                 if (bad)
                     seterr(err, errlen, "line %zu: {{%.*s}}: not a field path", line_of(tpl, o),

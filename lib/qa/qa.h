@@ -24,6 +24,10 @@
  *                    ("Korean", "English"; the code itself when unknown)
  * Whitespace inside the braces is allowed ({{ count }}). "{{" without a
  * closing "}}" is an error; text outside placeholders is copied verbatim. */
+/* (The names count, lang, language and record are the placeholders above
+ * even when the record has a field of that name; {{record.count}} reaches
+ * that field. A missing field's error names no line; syntax errors start
+ * with "line N: ". On error out is left as it was.) */
 int qa_render(const char *tpl, size_t len, const cJSON *record, int count, const char *lang,
               sft_buf *out, char *err, size_t errlen);
 
@@ -46,7 +50,13 @@ void qa_pairs_free(qa_pairs *p);
  * inside a ``` or ```json fenced block, or the first array in the text
  * surrounded by prose; an object with one array member (e.g.
  * {"pairs":[...]} from JSON mode) is accepted too. Items with a missing or
- * empty field are dropped and counted. Returns 0 with at least one pair, or
+ * empty field are dropped and counted. Also taken: the first such array
+ * nested inside a JSON value ({"result":{"pairs":[...]}}, [[...]]), and a
+ * lone {question, answer} object as the whole text or a fenced block. Only
+ * RFC 8259 JSON counts (no trailing commas, comments, single quotes); at
+ * most 64 candidates that are not JSON are tried, so hostile text stays
+ * linear. Questions and answers are trimmed; invalid UTF-8 in one drops the
+ * item. Returns 0 with at least one pair, or
  * -1 with a reason ("no JSON array in the reply", "the array holds no
  * question/answer object"). */
 int qa_parse_reply(const char *text, size_t len, qa_pairs *out, char *err, size_t errlen);
