@@ -59,7 +59,7 @@ static const struct option long_options[] = {
     {"allow-insecure-http", no_argument, NULL, OPT_INSECURE},
     {"temperature", required_argument, NULL, OPT_TEMPERATURE},
     {"max-tokens", required_argument, NULL, OPT_MAX_TOKENS},
-    {"json-mode", no_argument, NULL, OPT_JSON_MODE},
+    {"json-mode", optional_argument, NULL, OPT_JSON_MODE},
     {"parse-retries", required_argument, NULL, OPT_PARSE_RETRIES},
     {"emit", required_argument, NULL, OPT_EMIT},
     {"system", required_argument, NULL, OPT_SYSTEM},
@@ -95,7 +95,8 @@ static void usage(FILE *f)
           "      --allow-insecure-http  send the key over plain http to a non-local host\n"
           "      --temperature F     sampling temperature (default: the server's)\n"
           "      --max-tokens N      longest reply (default: the server's)\n"
-          "      --json-mode         ask for a JSON object reply (response_format)\n"
+          "      --json-mode[=object|schema]  ask for JSON (response_format json_object, or\n"
+          "                          json_schema with the pairs' schema where servers have it)\n"
           "      --parse-retries N   ask again when a reply has no pairs (default 2)\n"
           "      --emit qa|messages  QA pair records (default) or SFT examples\n"
           "      --system TEXT       with --emit messages: a system message in each example\n"
@@ -415,9 +416,17 @@ static int make_body(qa_run *q, item *it, char *err, size_t errlen)
     cJSON_AddItemToArray(msgs, m);
     if (q->has_temperature) cJSON_AddNumberToObject(body, "temperature", q->temperature);
     if (q->max_tokens) cJSON_AddNumberToObject(body, "max_tokens", (double)q->max_tokens);
-    if (q->json_mode) {
+    if (q->json_mode == 1) {
         cJSON *rf = cJSON_AddObjectToObject(body, "response_format");
         cJSON_AddStringToObject(rf, "type", "json_object");
+    } else if (q->json_mode == 2) {
+        /* structured outputs: {"pairs": [{"question", "answer"}]} */
+        cJSON *rf = cJSON_Parse("{\"type\":\"json_schema\",\"json_schema\":{\"name\":\"qa_pairs\",\"strict\":true,"
+                                "\"schema\":{\"type\":\"object\",\"additionalProperties\":false,\"required\":[\"pairs\"],"
+                                "\"properties\":{\"pairs\":{\"type\":\"array\",\"items\":{\"type\":\"object\","
+                                "\"additionalProperties\":false,\"required\":[\"question\",\"answer\"],\"properties\":"
+                                "{\"question\":{\"type\":\"string\"},\"answer\":{\"type\":\"string\"}}}}}}}}");
+        cJSON_AddItemToObject(body, "response_format", rf);
     }
     it->body = cJSON_PrintUnformatted(body);
     cJSON_Delete(body);
@@ -662,7 +671,11 @@ int main(int argc, char **argv)
         case OPT_MODEL: q.model = optarg; break;
         case OPT_KEY_FILE: key_file = optarg; break;
         case OPT_INSECURE: ho.allow_insecure_http = 1; break;
-        case OPT_JSON_MODE: q.json_mode = 1; break;
+        case OPT_JSON_MODE:
+            if (!optarg || strcmp(optarg, "object") == 0) q.json_mode = 1;
+            else if (strcmp(optarg, "schema") == 0) q.json_mode = 2;
+            else return sft_usage_error("invalid value '%s' for --json-mode: use object or schema", optarg);
+            break;
         case OPT_SYSTEM: q.system_msg = optarg; break;
         case OPT_RESUME: q.resume = 1; break;
         case OPT_REPORT: q.report_path = optarg; break;
