@@ -158,6 +158,9 @@ typedef struct {
     json_path id_path;
     item *items;
     size_t nitems;
+    char **src_names; /* the inputs' names, for diagnostics */
+    size_t nsrc_names;
+    const char *last_src;
     char **done_keys; /* from --resume: "source\ttype\tlang", sorted */
     size_t ndone;
     /* output */
@@ -316,7 +319,15 @@ static int read_source(void *ctx, sft_run *run, const jsonl_reader *r, int kind,
     s->rec = obj;
     s->id = strdup(id);
     s->id_is_number = is_num;
-    s->src = jsonl_name(r);
+    /* the reader's name dies with it: keep one copy per input */
+    if (!q->last_src || strcmp(q->last_src, jsonl_name(r)) != 0) {
+        char **names = realloc(q->src_names, (q->nsrc_names + 1) * sizeof *names);
+        if (!names) return out_of_memory();
+        q->src_names = names;
+        if (!(names[q->nsrc_names] = strdup(jsonl_name(r)))) return out_of_memory();
+        q->last_src = names[q->nsrc_names++];
+    }
+    s->src = q->last_src;
     s->line = rec->line;
     if (!s->id) return out_of_memory();
     /* the same id twice would make the same pair ids */
@@ -879,6 +890,8 @@ done:
         free(q.src[i].id);
     }
     free(q.src);
+    for (size_t i = 0; i < q.nsrc_names; i++) free(q.src_names[i]);
+    free(q.src_names);
     for (size_t i = 0; i < q.ndone; i++) free(q.done_keys[i]);
     free(q.done_keys);
     for (size_t i = 0; i < q.nplan; i++) {

@@ -27,20 +27,7 @@ ref=tests/reference/ref.py
 cmp=tests/reference/nn_compare.py
 cases=(qwen3 gemma2 gemma3)
 
-skip_all() {
-    echo "1..1"
-    echo "ok 1 # skip $1"
-    exit 0
-}
-fail_all() {
-    echo "1..1"
-    echo "not ok 1 - $1"
-    [ -n "${2:-}" ] && [ -f "$2" ] && tail -5 "$2" | sed 's/^/#   /'
-    exit 1
-}
-
-[ -x "$py" ] || skip_all "$py not found"
-"$py" -c 'import torch, numpy' >/dev/null 2>&1 || skip_all "$py lacks torch or numpy"
+. tests/conformance/torch-lib.sh
 merge=$build/bin/sft-merge
 logits=$build/tests/tools/nn-logits
 [ -x "$merge" ] || skip_all "$merge not built"

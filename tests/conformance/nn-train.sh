@@ -37,20 +37,7 @@ ref=tests/reference/ref.py
 cmp=tests/reference/nn_compare.py
 cases=(llama llama3 qwen2 qwen3 gemma gemma2 gemma3_text gemma3)
 
-skip_all() {
-    echo "1..1"
-    echo "ok 1 # skip $1"
-    exit 0
-}
-fail_all() {
-    echo "1..1"
-    echo "not ok 1 - $1"
-    [ -n "${2:-}" ] && [ -f "$2" ] && tail -5 "$2" | sed 's/^/#   /'
-    exit 1
-}
-
-[ -x "$py" ] || skip_all "$py not found"
-"$py" -c 'import torch, numpy' >/dev/null 2>&1 || skip_all "$py lacks torch or numpy"
+. tests/conformance/torch-lib.sh
 
 notool=""
 if [ "${NN_TRAIN_OURS:-}" = ref ]; then
