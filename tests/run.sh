@@ -26,12 +26,16 @@ suite() {
     log=$logdir/$(echo "$name" | tr '/ ' '__').tap
     "$@" >"$log" 2>&1
     local rc=$?
-    local ok nok skip plan
+    local ok nok skip nokskip plan
     ok=$(grep -cE '^ok ' "$log")
     skip=$(grep -cE '^ok .*# (skip|SKIP)' "$log")
+    # cmocka writes a skipped test as "not ok N # SKIP name"
+    nokskip=$(grep -cE '^not ok .*# (skip|SKIP)' "$log")
     nok=$(grep -cE '^not ok ' "$log")
     plan=$(sed -n 's/^1\.\.\([0-9][0-9]*\).*/\1/p' "$log" | head -1)
     ok=$((ok - skip))
+    nok=$((nok - nokskip))
+    skip=$((skip + nokskip))
     local note=""
     if [ -n "$plan" ] && [ $((ok + skip + nok)) -lt "$plan" ]; then
         note=" (only $((ok + skip + nok)) of $plan results: the suite died)"
@@ -43,10 +47,10 @@ suite() {
     passed=$((passed + ok)) failed=$((failed + nok)) skipped=$((skipped + skip))
     printf '%-40s %4d passed, %d failed, %d skipped%s\n' "$name" "$ok" "$nok" "$skip" "$note"
     if [ "$nok" -gt 0 ]; then
-        grep -E -A12 '^not ok ' "$log" | sed 's/^/    /' | head -60
+        grep -vE '^not ok .*# (skip|SKIP)' "$log" | grep -E -A12 '^not ok ' | sed 's/^/    /' | head -60
         [ -n "$note" ] && tail -20 "$log" | sed 's/^/    /'
     fi
-    grep -E '^ok .*# (skip|SKIP)' "$log" | sed 's/^/    /'
+    grep -E '^(not )?ok .*# (skip|SKIP)' "$log" | sed 's/^/    /'
 }
 
 unit_suite() {
