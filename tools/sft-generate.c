@@ -415,9 +415,11 @@ static int decode_text(gen_state *g, const int32_t *ids, size_t n)
     return rc;
 }
 
-/* One record: generate (or score) and write it back. Returns 0, 1 for a
- * bad record (reason in err) or an exit status (> 1). */
-static int do_record(gen_state *g, cJSON *rec, uint64_t index, char *err, size_t errlen)
+/* One record (parsed in rec, its text in text[0..len)): generate (or score)
+ * and write it back. Returns 0, 1 for a bad record (reason in err) or an
+ * exit status (> 1). */
+static int do_record(gen_state *g, cJSON *rec, const char *text, size_t len, uint64_t index, char *err,
+                     size_t errlen)
 {
     int has_mask = 0;
     int rc = record_ids(g, rec, &has_mask, err, errlen);
@@ -432,11 +434,8 @@ static int do_record(gen_state *g, cJSON *rec, uint64_t index, char *err, size_t
                                       "with --template (%s)", sft_template_names());
                 return 1;
             }
-            char *json = cJSON_PrintUnformatted(rec);
-            if (!json) return out_of_memory();
             sft_example ex;
-            int e = sft_example_encode(g->enc, json, strlen(json), &ex, err, errlen);
-            free(json);
+            int e = sft_example_encode(g->enc, text, len, &ex, err, errlen);
             if (e == -2) return out_of_memory();
             if (e != 0) return 1;
             if (grow(g, ex.n) != 0) return out_of_memory();
@@ -528,7 +527,7 @@ static int feed(void *ctx, sft_run *run, const jsonl_reader *r, int kind, const 
     if (!obj)
         return sft_run_reject(run, jsonl_name(r), perr.line, perr.col, rec->text, rec->len, perr.reason);
     char err[700] = "";
-    int rc = do_record(fc->g, obj, fc->index++, err, sizeof err);
+    int rc = do_record(fc->g, obj, rec->text, rec->len, fc->index++, err, sizeof err);
     cJSON_Delete(obj);
     if (rc == 1) return sft_run_reject(run, jsonl_name(r), rec->line, 0, rec->text, rec->len, err);
     if (rc == 0) run->out++;

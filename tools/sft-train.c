@@ -245,10 +245,8 @@ static int load_one(void *vctx, sft_run *run, const jsonl_reader *r, int kind, c
         if (!c->enc) {
             snprintf(err, sizeof err, "the model has no tokenizer or chat template for this record");
         } else {
-            char *json = cJSON_PrintUnformatted(obj);
             sft_example ex;
-            int e = json ? sft_example_encode(c->enc, json, strlen(json), &ex, err, sizeof err) : -2;
-            free(json);
+            int e = sft_example_encode(c->enc, rec->text, rec->len, &ex, err, sizeof err);
             if (e == -2) {
                 status = out_of_memory();
                 goto done;

@@ -25,6 +25,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "core/cli.h"
 #include "nn/cpu/kernels.h"
 
 static double now(void)
@@ -107,14 +108,19 @@ static int check(const bcase *c, int impl)
 
 int main(int argc, char **argv)
 {
+    sft_init(argv);
     int threads = 1, want[I_N] = {1, 1, 1, 1};
     double min_time = 0.15, max_gflop = 60;
     long long only[3] = {0, 0, 0}; /* --only T,K,N: one shape */
     for (int i = 1; i < argc; i++) {
-        if (!strcmp(argv[i], "--threads") && i + 1 < argc)
-            threads = atoi(argv[++i]);
-        else if (!strcmp(argv[i], "--min-time") && i + 1 < argc)
-            min_time = atof(argv[++i]);
+        uint64_t u;
+        if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            if (sft_parse_u64(argv[++i], 0, 1024, &u)) return sft_usage_error("bad --threads '%s'", argv[i]);
+            threads = (int)u;
+        } else if (!strcmp(argv[i], "--min-time") && i + 1 < argc) {
+            if (sft_parse_double(argv[++i], &min_time) || min_time <= 0)
+                return sft_usage_error("bad --min-time '%s'", argv[i]);
+        }
         else if (!strcmp(argv[i], "--only") && i + 1 < argc) {
             if (sscanf(argv[++i], "%lld,%lld,%lld", &only[0], &only[1], &only[2]) != 3) only[0] = 0;
         } else if (!strcmp(argv[i], "--max-gflop") && i + 1 < argc)
