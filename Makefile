@@ -28,11 +28,11 @@ DEB_BUILD := build-essential pkg-config libcjson-dev libpcre2-dev libcurl4-opens
 	libavformat-dev libavcodec-dev libswscale-dev libavutil-dev libsentencepiece-dev \
 	libicu-dev
 DEB_TEST := libcmocka-dev bats sentencepiece python3-jsonschema clang libclang-rt-14-dev groff-base man-db \
-	python3-torch python3-numpy
-PKGS := libcjson libpcre2-8 sentencepiece icu-uc libcurl
+	python3-torch python3-numpy ffmpeg
+PKGS := libcjson libpcre2-8 sentencepiece icu-uc libcurl libavformat libavcodec libswscale libavutil
 
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lpcre2-8 -lsentencepiece -licuuc -lcurl)
+PKG_LIBS := $(shell pkg-config --libs $(PKGS) 2>/dev/null || echo -lcjson -lpcre2-8 -lsentencepiece -licuuc -lcurl -lavformat -lavcodec -lswscale -lavutil)
 CPPFLAGS += -Ilib -D_GNU_SOURCE -DSFT_VERSION=\"$(VERSION)\" $(PKG_CFLAGS)
 ALL_CFLAGS := -std=c11 $(CFLAGS) $(WARNFLAGS) $(SANFLAGS) -MMD -MP
 LDLIBS := $(PKG_LIBS) -lstdc++ -lpthread -lm
@@ -67,7 +67,7 @@ BINS := $(TOOLS:%=$(BUILD)/bin/%)
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(UNIT_SRCS:tests/unit/%.c=$(BUILD)/tests/%)
 
-.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn bench-train bench-qa fuzz fuzz-build deps install config clean
+.PHONY: all tests check check-run demo demo-run bench bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn bench-train bench-qa bench-video fuzz fuzz-build deps install config clean
 .DELETE_ON_ERROR:
 
 all: $(LIB) $(BINS)
@@ -159,7 +159,7 @@ fuzz: deps
 	done
 
 # make bench fails when a benchmark misses its target (make -k bench runs the rest).
-bench: bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn bench-qa bench-train
+bench: bench-split bench-kakao bench-pii bench-tok bench-matmul bench-nn bench-qa bench-train bench-video
 
 bench-split: all $(BUILD)/bench/gen-jsonl
 	tests/bench/split-bench.sh $(BUILD)
@@ -200,6 +200,12 @@ $(BUILD)/bench/nn-gen-bench: tests/bench/nn-gen-bench.c $(LIB)
 # checkpoint against the PyTorch reference, and peak memory against plan
 bench-train: all
 	tests/bench/train-bench.sh $(BUILD)
+
+# bench-video: 8 frames of a generated 10-minute 720p H.264 video against
+# decoding it all, OpenCV's seek per frame (python3-opencv) and ffmpeg -vf
+# select; -j 1 against -j 2 on many short videos
+bench-video: all
+	tests/bench/video-bench.sh $(BUILD)
 
 # bench-tok's libsentencepiece baseline (C++; not built by the generators' pattern rule)
 $(BUILD)/bench/spm_baseline: tests/bench/spm_baseline.cc
