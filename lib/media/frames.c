@@ -135,6 +135,9 @@ typedef struct {
     AVFrame *frame, *last; /* decoded now; the last one kept (a reference) */
     int have_last;
     int64_t last_pts;
+    AVFrame *shown;        /* the frame taken last (times never go back) */
+    int have_shown;
+    int64_t shown_pts;
     int64_t next_pts;      /* for frames that come without a time */
     int started;           /* something has been decoded or sought */
     int sent_eof, drained;
@@ -196,6 +199,7 @@ static void ctx_free(vf_ctx *c)
     av_packet_free(&c->pkt);
     av_frame_free(&c->frame);
     av_frame_free(&c->last);
+    av_frame_free(&c->shown);
     sws_freeContext(c->sws);
     sws_freeContext(c->sws_enc);
     sws_freeContext(c->sws_grey);
@@ -505,6 +509,21 @@ static int keep_frame(vf_ctx *c, int64_t pts)
     return 0;
 }
 
+/* For a target past the end: the latest frame, which may be the one
+ * taken before when the video's times jump back. */
+static int latest(vf_ctx *c)
+{
+    if (c->have_shown && c->shown_pts > c->last_pts) {
+        av_frame_unref(c->last);
+        if (av_frame_ref(c->last, c->shown) < 0) {
+            set_err(c, "out of memory");
+            return -1;
+        }
+        c->last_pts = c->shown_pts;
+    }
+    return 0;
+}
+
 static void seek_to(vf_ctx *c, int64_t ts)
 {
     int ret = av_seek_frame(c->fmt, c->vidx, ts, AVSEEK_FLAG_BACKWARD);
@@ -553,7 +572,7 @@ static int frame_at(vf_ctx *c, int64_t target)
         if (r < 0) return -1;
         if (r == 0) {
             if (c->have_last) {
-                if (!c->skipped) return 0; /* the target is past the end */
+                if (!c->skipped) return latest(c); /* the target is past the end */
                 /* the last frame may have been one that was skipped */
                 c->no_skip = 1;
                 seek_to(c, c->last_pts);
@@ -586,8 +605,9 @@ static int frame_at(vf_ctx *c, int64_t target)
                 continue;
             }
         }
-        if (keep_frame(c, pts) != 0) return -1;
-        if (pts >= target - c->tol) return 0;
+        if (pts >= target - c->tol) return keep_frame(c, pts);
+        /* before the target: keep the latest, for a target past the end */
+        if ((!c->have_last || pts >= c->last_pts) && keep_frame(c, pts) != 0) return -1;
     }
 }
 
@@ -856,6 +876,13 @@ static int emit(vf_ctx *c, const char *out_dir, vf_result *res, int64_t pts)
 {
     int w, h;
     if (to_picture(c, &w, &h) != 0 || encode_picture(c, w, h) != 0) return -1;
+    av_frame_unref(c->shown);
+    if (av_frame_ref(c->shown, c->last) < 0) {
+        set_err(c, "out of memory");
+        return -1;
+    }
+    c->have_shown = 1;
+    c->shown_pts = pts;
     size_t k = res->nframes;
     vf_frame *fr = realloc(res->frames, (k + 1) * sizeof *fr);
     if (!fr) {
@@ -916,6 +943,7 @@ static int run_scene(vf_ctx *c, const char *out_dir, vf_result *res)
         if (r < 0) return -1;
         if (r == 0) break;
         int64_t pts = frame_pts(c, c->frame);
+        if (c->have_shown && pts <= c->shown_pts) continue; /* times that jump back */
         if (keep_frame(c, pts) != 0) return -1;
         double score;
         if (scene_score(c, first, &score) != 0) return -1;
@@ -964,7 +992,8 @@ static size_t targets(const vf_ctx *c, int64_t **out)
 
 static int run(vf_ctx *c, const char *out_dir, vf_result *res)
 {
-    if (!(c->pkt = av_packet_alloc()) || !(c->frame = av_frame_alloc()) || !(c->last = av_frame_alloc())) {
+    if (!(c->pkt = av_packet_alloc()) || !(c->frame = av_frame_alloc()) || !(c->last = av_frame_alloc()) ||
+        !(c->shown = av_frame_alloc())) {
         set_err(c, "out of memory");
         return -1;
     }
