@@ -159,6 +159,8 @@ typedef struct {
     /* the outcome */
     int result;
     char *out_line;      /* the record to write */
+    size_t decoded, taken; /* frames decoded and taken (-vv) */
+    char codec[32];
     char why[512];       /* reject or filter reason */
 } job;
 
@@ -302,6 +304,9 @@ static void run_job(const settings *s, job *j, int threads)
             snprintf(j->why, sizeof j->why, "%s", err);
         } else {
             j->result = build_record(s, j, &res, have_meta ? &fm : NULL) == 0 ? RES_OK : RES_REJECT;
+            j->decoded = res.decoded;
+            j->taken = res.nframes;
+            snprintf(j->codec, sizeof j->codec, "%s", res.codec);
             vf_result_free(&res);
         }
     }
@@ -370,6 +375,9 @@ static int finish_job(queue *q, job *j)
         sft_out_write(q->out, j->out_line, strlen(j->out_line));
         sft_out_putc(q->out, '\n');
         run->out++;
+        if (run->verbose > 1)
+            sft_error_at(j->src, j->line, 0, "%s: %zu frames taken, %zu decoded (%s)", j->id, j->taken, j->decoded,
+                         j->codec);
         if (sft_out_error(q->out)) return sft_write_error(sft_out_name(q->out), sft_out_error(q->out));
         return 0;
     case RES_FILTERED:

@@ -210,7 +210,7 @@ int sft_run_option(sft_run *run, int opt, const char *arg)
         run->progress = 0;
         return 0;
     case 'v':
-        run->verbose = 1;
+        run->verbose++; /* -vv: more detail where a tool has it */
         return 0;
     default:
         return -1;

@@ -705,10 +705,11 @@ static int to_picture(vf_ctx *c, int *ow, int *oh)
         return -1;
     }
     if (!(desc->flags & AV_PIX_FMT_FLAG_RGB)) {
-        /* the colour matrix of the stream; HD without one is BT.709 */
+        /* the colour matrix the stream names; without one BT.601, as FFmpeg
+         * and OpenCV read such streams (and as FFmpeg writes them) */
         int cs = f->colorspace;
         if (cs == AVCOL_SPC_UNSPECIFIED || cs == AVCOL_SPC_RESERVED || cs > AVCOL_SPC_BT2020_CL)
-            cs = f->height >= 720 ? SWS_CS_ITU709 : SWS_CS_ITU601;
+            cs = SWS_CS_ITU601;
         int full = f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P ||
                    f->format == AV_PIX_FMT_YUVJ422P || f->format == AV_PIX_FMT_YUVJ444P ||
                    f->format == AV_PIX_FMT_YUVJ440P || f->format == AV_PIX_FMT_YUVJ411P;
@@ -778,7 +779,8 @@ static int encode_picture(vf_ctx *c, int w, int h)
 {
     char buf[128];
     int jpg = c->o->format == VF_JPG;
-    enum AVPixelFormat fmt = jpg ? AV_PIX_FMT_YUVJ420P : AV_PIX_FMT_RGB24;
+    /* full-range 4:2:0 for JPEG (the YUVJ formats are deprecated) */
+    enum AVPixelFormat fmt = jpg ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_RGB24;
     int ret;
     if (c->enc && (c->enc->width != w || c->enc->height != h)) avcodec_free_context(&c->enc);
     if (!c->enc) {
@@ -816,12 +818,15 @@ static int encode_picture(vf_ctx *c, int w, int h)
     const uint8_t *src[4] = {c->rgb, NULL, NULL, NULL};
     int stride[4] = {w * 3, 0, 0, 0};
     if (jpg) {
-        c->sws_enc = sws_getCachedContext(c->sws_enc, w, h, AV_PIX_FMT_RGB24, w, h, AV_PIX_FMT_YUVJ420P,
+        c->sws_enc = sws_getCachedContext(c->sws_enc, w, h, AV_PIX_FMT_RGB24, w, h, AV_PIX_FMT_YUV420P,
                                           SWS_BICUBIC | SWS_ACCURATE_RND, NULL, NULL, NULL);
         if (!c->sws_enc) {
             set_err(c, "cannot convert for JPEG");
             return -1;
         }
+        /* JPEG's matrix is BT.601 over the full range */
+        const int *bt601 = sws_getCoefficients(SWS_CS_ITU601);
+        sws_setColorspaceDetails(c->sws_enc, bt601, 1, bt601, 1, 0, 1 << 16, 1 << 16);
         sws_scale(c->sws_enc, src, stride, 0, h, ef->data, ef->linesize);
         ef->quality = c->enc->global_quality;
         ef->color_range = AVCOL_RANGE_JPEG;
