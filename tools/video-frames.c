@@ -143,7 +143,7 @@ typedef struct {
 /* ---- one video's job ---- */
 
 enum { JOB_PENDING, JOB_RUNNING, JOB_DONE };
-enum { RES_OK, RES_REJECT, RES_FILTERED };
+enum { RES_OK, RES_REJECT, RES_FILTERED, RES_CANTCREAT, RES_IOERR };
 
 typedef struct {
     /* set when the job is made */
@@ -218,11 +218,11 @@ static int build_record(const settings *s, job *j, const vf_result *res, const f
     }
     /* the input record's other fields are kept */
     if (j->rec) {
-        static const char *const ours[] = {"id", "video", "duration_s", "width", "height", "fps", "frames",
-                                           "messages"};
+        static const char *const ours[] = {"id", "video", "duration_s", "width", "height", "fps", "frames"};
         for (cJSON *it = j->rec->child; it; it = it->next) {
             int mine = 0;
             for (size_t k = 0; k < sizeof ours / sizeof *ours; k++) mine |= strcmp(it->string, ours[k]) == 0;
+            /* the record's own messages stay unless new ones were made */
             if (mine || cJSON_GetObjectItemCaseSensitive(o, it->string)) continue;
             cJSON *dup = cJSON_Duplicate(it, 1);
             if (!dup) goto nomem;
@@ -294,7 +294,10 @@ static void run_job(const settings *s, job *j, int threads)
         snprintf(j->why, sizeof j->why, "out of memory");
     } else {
         int rc = vf_extract(j->video, dir, &vo, &res, err, sizeof err);
-        if (rc < 0) {
+        if (rc == VF_ERR_CREATE || rc == VF_ERR_WRITE) { /* the output's fault: stop */
+            j->result = rc == VF_ERR_CREATE ? RES_CANTCREAT : RES_IOERR;
+            snprintf(j->why, sizeof j->why, "%s", err);
+        } else if (rc < 0) {
             j->result = RES_REJECT;
             /* a video named on the command line is already the message's FILE */
             if (j->line) snprintf(j->why, sizeof j->why, "%s: %s", j->video, err);
@@ -384,6 +387,10 @@ static int finish_job(queue *q, job *j)
         run->filtered++;
         if (run->verbose > 1) sft_error_at(j->src, j->line, 0, "filtered: %s", j->why);
         return 0;
+    case RES_CANTCREAT:
+    case RES_IOERR:
+        sft_error("%s", j->why);
+        return j->result == RES_CANTCREAT ? SFT_EX_CANTCREAT : SFT_EX_IOERR;
     default:
         return sft_run_reject(run, j->src, j->line, 0, j->text, strlen(j->text), j->why);
     }

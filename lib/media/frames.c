@@ -145,6 +145,7 @@ typedef struct {
     int no_skip;
     int read_error;        /* a packet could not be read (not the end) */
     size_t decoded;
+    int out_error;         /* VF_ERR_CREATE or VF_ERR_WRITE when an output failed */
 
     double tb;             /* seconds per tick */
     int64_t start;         /* pts of the start */
@@ -623,9 +624,10 @@ static int grow(uint8_t **p, size_t *cap, size_t need)
     return 0;
 }
 
+/* Rounded down to even (never above a --max-side), at least 2. */
 static int even(double x)
 {
-    int v = 2 * (int)lround(x / 2);
+    int v = 2 * (int)floor(x / 2 + 1e-9);
     return v < 2 ? 2 : v;
 }
 
@@ -858,6 +860,7 @@ static int write_file(vf_ctx *c, const char *path, const uint8_t *data, size_t l
     FILE *f = fopen(tmp, "wb");
     if (!f) {
         set_err(c, "%s: cannot create: %s", tmp, strerror(errno));
+        c->out_error = VF_ERR_CREATE;
         return -1;
     }
     size_t n = fwrite(data, 1, len, f);
@@ -871,6 +874,7 @@ static int write_file(vf_ctx *c, const char *path, const uint8_t *data, size_t l
         if (!bad) err = errno;
         unlink(tmp);
         set_err(c, "%s: write error: %s", path, strerror(err));
+        c->out_error = VF_ERR_WRITE;
         return -1;
     }
     return 0;
@@ -947,6 +951,8 @@ static int run_scene(vf_ctx *c, const char *out_dir, vf_result *res)
         int r = decode_next(c, AV_NOPTS_VALUE);
         if (r < 0) return -1;
         if (r == 0) break;
+        if (first && c->frame->best_effort_timestamp != AV_NOPTS_VALUE)
+            c->start = c->frame->best_effort_timestamp; /* see first_frame */
         int64_t pts = frame_pts(c, c->frame);
         if (c->have_shown && pts <= c->shown_pts) continue; /* times that jump back */
         if (keep_frame(c, pts) != 0) return -1;
@@ -963,6 +969,22 @@ static int run_scene(vf_ctx *c, const char *out_dir, vf_result *res)
         return -1;
     }
     return 0;
+}
+
+/* Decodes the first frame, whose time is the start: the stream's start
+ * time can be off by the decoder's delay (AVI with B-frames, where the
+ * first frame comes out at one frame's time). Returns 0 or -1. */
+static int first_frame(vf_ctx *c)
+{
+    c->started = 1;
+    int r = decode_next(c, AV_NOPTS_VALUE);
+    if (r < 0) return -1;
+    if (r == 0) {
+        set_err(c, c->read_error ? "truncated or corrupt: no frame could be decoded" : "no frame could be decoded");
+        return -1;
+    }
+    if (c->frame->best_effort_timestamp != AV_NOPTS_VALUE) c->start = c->frame->best_effort_timestamp;
+    return keep_frame(c, frame_pts(c, c->frame));
 }
 
 /* Target times in ticks for VF_EVEN and VF_FPS; returns their number. */
@@ -1034,11 +1056,14 @@ static int run(vf_ctx *c, const char *out_dir, vf_result *res)
 
     if (out_dir && mkdir(out_dir, 0777) != 0 && errno != EEXIST) {
         set_err(c, "%s: cannot create: %s", out_dir, strerror(errno));
+        c->out_error = VF_ERR_CREATE;
         return -1;
     }
     int rc = 0;
     if (c->o->mode == VF_SCENE) {
         rc = run_scene(c, out_dir, res);
+    } else if (first_frame(c) != 0) {
+        rc = -1;
     } else {
         int64_t *t = NULL;
         size_t n = targets(c, &t);
@@ -1063,6 +1088,7 @@ static int extract(vf_ctx *c, const char *out_dir, vf_result *res)
     memset(res, 0, sizeof *res);
     if (c->errlen) c->err[0] = '\0';
     int rc = run(c, out_dir, res);
+    if (rc < 0 && c->out_error) rc = c->out_error;
     if (rc != 0) {
         if (c->errlen && !c->err[0]) snprintf(c->err, c->errlen, "failed");
         vf_result_free(res);

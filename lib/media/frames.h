@@ -103,11 +103,15 @@ typedef struct {
  * Returns 0 with *res filled (free it with vf_result_free()); 1 when a
  * filter of o drops the video, with *res empty, nothing written and the
  * reason in err ("duration 12.0 s < 30 s", "resolution 426x240 below
- * 640x360"); or -1 with *res empty and the reason in err (when errlen > 0),
- * such as "no video
+ * 640x360"); VF_ERR_CREATE or VF_ERR_WRITE when out_dir or a frame's file
+ * cannot be created or written (the reason names it: the output is at
+ * fault, not the video); or -1 with *res empty and the reason in err (when
+ * errlen > 0), such as "no video
  * stream", "unknown codec 'xyz'", "truncated or corrupt: no frame could
  * be decoded", "not a video file (Invalid data found when processing
  * input)", "empty file", or a write error naming the file. */
+enum { VF_ERR_CREATE = -2, VF_ERR_WRITE = -3 };
+
 int vf_extract(const char *path, const char *out_dir, const vf_options *o, vf_result *res, char *err,
                size_t errlen);
 
