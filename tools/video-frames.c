@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -28,9 +29,9 @@ static void usage(FILE *f)
 {
     fprintf(f, "Usage: %s [OPTION]... --out-dir DIR [FILE]...\n", sft_prog);
     fputs("Sample frames from videos and write one video-sample record per video (JSONL).\n"
-          "Each FILE is a video, or a JSONL file of records with a video path (a file that\n"
-          "starts with '{' is JSONL). With no FILE, or when FILE is -, read JSONL records\n"
-          "from standard input.\n"
+          "Each FILE is a video, or a JSONL file of records with a video path (a name\n"
+          "ending in .jsonl, .ndjson or .json, or a file that starts with '{'). With no\n"
+          "FILE, or when FILE is -, read JSONL records from standard input.\n"
           "\n"
           "Frames:\n"
           "  -n, --frames N          frames per video, evenly spaced (default 8)\n"
@@ -704,6 +705,22 @@ static int looks_like_jsonl(const char *path)
     return i < n && b[i] == '{';
 }
 
+/* Whether FILE names a list of records: "-", a name ending in .jsonl,
+ * .ndjson or .json (so that a missing or empty list is one), or a file
+ * that starts like JSONL. */
+static int is_list(const char *path)
+{
+    if (strcmp(path, "-") == 0) return 1;
+    static const char *const ext[] = {".jsonl", ".ndjson", ".json"};
+    size_t n = strlen(path);
+    for (size_t i = 0; i < sizeof ext / sizeof *ext; i++) {
+        size_t e = strlen(ext[i]);
+        if (n > e && strcasecmp(path + n - e, ext[i]) == 0) return 1;
+    }
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && looks_like_jsonl(path);
+}
+
 static int parse_color(const char *s, uint8_t rgb[3])
 {
     if (s[0] == '#') s++;
@@ -744,8 +761,7 @@ static int run_all(queue *q, sft_run *run, char **args, int nargs)
     int status = 0;
     for (int i = 0; i < nargs && !status; i++) {
         const char *a = args[i];
-        struct stat sb;
-        if (strcmp(a, "-") != 0 && (stat(a, &sb) != 0 || !S_ISREG(sb.st_mode) || !looks_like_jsonl(a))) {
+        if (!is_list(a)) {
             status = add_video(q, a);
             continue;
         }
@@ -757,7 +773,8 @@ static int run_all(queue *q, sft_run *run, char **args, int nargs)
             return SFT_EX_SOFTWARE;
         }
         read_ctx rc = {q};
-        status = sft_each_record(run, in, nin, on_record, &rc);
+        status = sft_inputs_check(in, nin);
+        if (!status) status = sft_each_record(run, in, nin, on_record, &rc);
         sft_inputs_free(in, nin);
     }
     if (nargs == 0) {

@@ -525,6 +525,25 @@ static int latest(vf_ctx *c)
     return 0;
 }
 
+/* Back to the very start, for demuxers whose seek to the start lands
+ * later (MPEG-PS seeks by searching timestamps): by byte position 0, or by
+ * opening the input again. Returns 0 or -1. */
+static int rewind_input(vf_ctx *c)
+{
+    if (!(c->fmt->iformat->flags & AVFMT_NO_BYTE_SEEK) && av_seek_frame(c->fmt, -1, 0, AVSEEK_FLAG_BYTE) >= 0) {
+        avcodec_flush_buffers(c->dec);
+    } else {
+        close_input(c);
+        if (open_input(c) != 0) return -1;
+    }
+    c->started = 1;
+    c->sent_eof = c->drained = 0;
+    c->skipped = 0;
+    c->next_pts = AV_NOPTS_VALUE;
+    c->have_last = 0;
+    return 0;
+}
+
 static void seek_to(vf_ctx *c, int64_t ts)
 {
     int ret = av_seek_frame(c->fmt, c->vidx, ts, AVSEEK_FLAG_BACKWARD);
@@ -543,14 +562,19 @@ static int should_seek(vf_ctx *c, int64_t target)
     if (!c->started) return target > c->start + c->tol;
     if (c->drained) return 1;
     int64_t here = c->have_last ? c->last_pts : c->start;
+    double ahead = (double)(target - here) * c->tb;
+    if (ahead <= 0.5) return 0; /* cheaper to decode on than to seek */
     int idx = av_index_search_timestamp(c->st, target, AVSEEK_FLAG_BACKWARD);
     if (idx >= 0) {
+        /* A keyframe ahead of what was decoded: seek. (Index times may be
+         * decoding times, a little before the pts; some demuxers, such as
+         * MPEG-PS, index points that are not keyframes: a seek there that
+         * lands after the target is tried again further back.) */
         const AVIndexEntry *e = avformat_index_get_entry(c->st, idx);
-        /* index times may be decoding times, a little before the pts */
         return e && e->timestamp > here;
     }
     /* no index: seeking forward pays when the target is well ahead */
-    return (double)(target - here) * c->tb > 2.0;
+    return ahead > 2.0;
 }
 
 /* Leaves in c->last the first frame at or after target (or the last frame
@@ -559,7 +583,7 @@ static int frame_at(vf_ctx *c, int64_t target)
 {
     if (c->have_last && c->last_pts >= target - c->tol) return 0; /* the same frame again */
     int64_t seek_ts = target;
-    int seeks = 0;
+    int seeks = 0, rewound = 0;
     int after_seek = 0;
     if (should_seek(c, target)) {
         seek_to(c, seek_ts);
@@ -595,12 +619,17 @@ static int frame_at(vf_ctx *c, int64_t target)
         int64_t pts = frame_pts(c, c->frame);
         if (after_seek) {
             after_seek = 0;
-            if (pts > target + c->tol && seek_ts > c->start && seeks < VF_MAX_RESEEK) {
+            if (pts > target + c->tol && seeks < VF_MAX_RESEEK && !rewound) {
                 /* landed after the target: start further back */
-                int64_t back = (pts < seek_ts ? pts : seek_ts) - backoff;
-                seek_ts = back > c->start ? back : c->start;
-                backoff *= 2;
-                seek_to(c, seek_ts);
+                if (seek_ts > c->start) {
+                    int64_t back = (pts < seek_ts ? pts : seek_ts) - backoff;
+                    seek_ts = back > c->start ? back : c->start;
+                    backoff *= 2;
+                    seek_to(c, seek_ts);
+                } else { /* even a seek to the start did */
+                    if (rewind_input(c) != 0) return -1;
+                    rewound = 1;
+                }
                 after_seek = 1;
                 seeks++;
                 continue;
