@@ -139,6 +139,7 @@ typedef struct {
     int have_shown;
     int64_t shown_pts;
     int64_t next_pts;      /* for frames that come without a time */
+    int64_t max_pkt_ts;    /* the latest packet time read since the seek */
     int started;           /* something has been decoded or sought */
     int sent_eof, drained;
     int skipped;           /* non-reference frames were skipped since the seek */
@@ -158,10 +159,9 @@ typedef struct {
 
     /* conversion and encoding */
     struct SwsContext *sws, *sws_enc, *sws_grey;
-    uint8_t *rgba, *rgb, *rot;
-    size_t rgba_size, rgb_size, rot_size;
+    AVFrame *pic_a, *pic_b; /* pictures being made */
+    AVFrame *pic;           /* the one to encode (pic_a or pic_b) */
     AVCodecContext *enc;
-    AVFrame *encframe;
     AVPacket *encpkt;
     int64_t encoded;
     uint8_t grey[2][VF_SCENE_W * VF_SCENE_H];
@@ -204,11 +204,9 @@ static void ctx_free(vf_ctx *c)
     sws_freeContext(c->sws);
     sws_freeContext(c->sws_enc);
     sws_freeContext(c->sws_grey);
-    free(c->rgba);
-    free(c->rgb);
-    free(c->rot);
+    av_frame_free(&c->pic_a);
+    av_frame_free(&c->pic_b);
     avcodec_free_context(&c->enc);
-    av_frame_free(&c->encframe);
     av_packet_free(&c->encpkt);
 }
 
@@ -430,13 +428,18 @@ static int find_timing(vf_ctx *c)
 
 /* ---- decoding ---- */
 
-/* The pts of the frame just decoded (made up from the one before when it
- * has none). */
+/* The pts of the frame just decoded. A frame without one (the last frame
+ * of AVI with B-frames, the first after a seek there) comes after the
+ * frame before it and is shown no earlier than the packets read so far:
+ * frames skipped in between leave the first guess short. */
 static int64_t frame_pts(vf_ctx *c, const AVFrame *f)
 {
     int64_t pts = f->best_effort_timestamp;
     if (pts == AV_NOPTS_VALUE) pts = f->pts;
-    if (pts == AV_NOPTS_VALUE) pts = c->next_pts != AV_NOPTS_VALUE ? c->next_pts : c->start;
+    if (pts == AV_NOPTS_VALUE) {
+        pts = c->next_pts != AV_NOPTS_VALUE ? c->next_pts : c->start;
+        if (c->max_pkt_ts != AV_NOPTS_VALUE && c->max_pkt_ts > pts) pts = c->max_pkt_ts;
+    }
 #if LIBAVUTIL_VERSION_INT >= AV_VERSION_INT(57, 30, 100)
     int64_t dur = f->duration;
 #else
@@ -486,6 +489,8 @@ static int decode_next(vf_ctx *c, int64_t target)
         int skip = !c->no_skip && target != AV_NOPTS_VALUE && c->pkt->pts != AV_NOPTS_VALUE &&
                    c->pkt->pts < target - c->tol;
         c->dec->skip_frame = skip ? AVDISCARD_NONREF : AVDISCARD_DEFAULT;
+        int64_t ts = c->pkt->pts != AV_NOPTS_VALUE ? c->pkt->pts : c->pkt->dts;
+        if (ts != AV_NOPTS_VALUE && (c->max_pkt_ts == AV_NOPTS_VALUE || ts > c->max_pkt_ts)) c->max_pkt_ts = ts;
         c->skipped |= skip;
         /* a broken packet (AVERROR_INVALIDDATA) is passed over: the decoder
          * goes on with the next ones */
@@ -539,7 +544,7 @@ static int rewind_input(vf_ctx *c)
     c->started = 1;
     c->sent_eof = c->drained = 0;
     c->skipped = 0;
-    c->next_pts = AV_NOPTS_VALUE;
+    c->next_pts = c->max_pkt_ts = AV_NOPTS_VALUE;
     c->have_last = 0;
     return 0;
 }
@@ -552,7 +557,7 @@ static void seek_to(vf_ctx *c, int64_t ts)
     avcodec_flush_buffers(c->dec);
     c->sent_eof = c->drained = 0;
     c->skipped = 0;
-    c->next_pts = AV_NOPTS_VALUE;
+    c->next_pts = c->max_pkt_ts = AV_NOPTS_VALUE;
     c->have_last = 0;
 }
 
@@ -643,16 +648,6 @@ static int frame_at(vf_ctx *c, int64_t target)
 
 /* ---- pictures ---- */
 
-static int grow(uint8_t **p, size_t *cap, size_t need)
-{
-    if (*cap >= need) return 0;
-    uint8_t *q = realloc(*p, need);
-    if (!q) return -1;
-    *p = q;
-    *cap = need;
-    return 0;
-}
-
 /* Rounded down to even (never above a --max-side), at least 2. */
 static int even(double x)
 {
@@ -679,11 +674,13 @@ static AVRational frame_sar(const vf_ctx *c, const AVFrame *f)
     return c->st->codecpar->sample_aspect_ratio;
 }
 
-/* Rotates/mirrors the w x h RGB picture src into dst. */
-static void orient(const uint8_t *src, int w, int h, int rotation, int mirror, uint8_t *dst)
+/* Rotates/mirrors one plane (w x h pixels of bpp bytes) into dst. */
+static void orient_plane(const uint8_t *src, int sstride, int w, int h, int bpp, int rotation, int mirror,
+                         uint8_t *dst, int dstride)
 {
-    int ow = rotation % 180 ? h : w;
-    for (int y = 0; y < (rotation % 180 ? w : h); y++) {
+    int ow = rotation % 180 ? h : w, oh = rotation % 180 ? w : h;
+    for (int y = 0; y < oh; y++) {
+        uint8_t *d = dst + (size_t)y * dstride;
         for (int x = 0; x < ow; x++) {
             int xr = mirror ? ow - 1 - x : x; /* the flip comes after the rotation */
             int sx, sy;
@@ -693,14 +690,42 @@ static void orient(const uint8_t *src, int w, int h, int rotation, int mirror, u
             case 270: sx = w - 1 - y; sy = xr; break;
             default: sx = xr; sy = y;
             }
-            memcpy(dst + ((size_t)y * ow + x) * 3, src + ((size_t)sy * w + sx) * 3, 3);
+            memcpy(d + (size_t)x * bpp, src + (size_t)sy * sstride + (size_t)sx * bpp, (size_t)bpp);
         }
     }
 }
 
-/* Converts c->last into c->rgb: shown size, square pixels, alpha laid on
- * the background, oriented. Sets *ow, *oh. Returns 0 or -1. */
-static int to_picture(vf_ctx *c, int *ow, int *oh)
+/* Makes f a writable w x h picture of format fmt. Returns 0 or -1. */
+static int picture_alloc(AVFrame *f, enum AVPixelFormat fmt, int w, int h)
+{
+    if (f->format == fmt && f->width == w && f->height == h && f->buf[0]) return av_frame_make_writable(f);
+    av_frame_unref(f);
+    f->format = fmt;
+    f->width = w;
+    f->height = h;
+    return av_frame_get_buffer(f, 0);
+}
+
+/* The colour details of a YUV source for swscale. */
+static void set_source_colours(struct SwsContext *sws, const AVFrame *f, int dst_full)
+{
+    /* the colour matrix the stream names; without one BT.601, as FFmpeg
+     * and OpenCV read such streams (and as FFmpeg writes them) */
+    int cs = f->colorspace;
+    if (cs == AVCOL_SPC_UNSPECIFIED || cs == AVCOL_SPC_RESERVED || cs > AVCOL_SPC_BT2020_CL) cs = SWS_CS_ITU601;
+    int full = f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P ||
+               f->format == AV_PIX_FMT_YUVJ422P || f->format == AV_PIX_FMT_YUVJ444P ||
+               f->format == AV_PIX_FMT_YUVJ440P || f->format == AV_PIX_FMT_YUVJ411P;
+    /* JPEG's YUV is BT.601 over the full range */
+    sws_setColorspaceDetails(sws, sws_getCoefficients(cs), full, sws_getCoefficients(SWS_CS_ITU601), dst_full, 0,
+                             1 << 16, 1 << 16);
+}
+
+/* Converts c->last into c->pic, ready for the encoder: the shown size,
+ * square pixels, alpha laid on the background, oriented; full-range YUV
+ * 4:2:0 for JPEG, RGB for PNG. The usual case (no alpha) is one swscale
+ * pass straight into the encoder's format. Returns 0 or -1. */
+static int to_picture(vf_ctx *c)
 {
     const AVFrame *f = c->last;
     const AVPixFmtDescriptor *desc = av_pix_fmt_desc_get(f->format);
@@ -714,6 +739,7 @@ static int to_picture(vf_ctx *c, int *ow, int *oh)
         return -1;
     }
     int alpha = (desc->flags & AV_PIX_FMT_FLAG_ALPHA) != 0;
+    int is_rgb = (desc->flags & AV_PIX_FMT_FLAG_RGB) != 0;
     c->alpha |= alpha;
 
     /* An interlaced frame is shown from its first field only: no combing. */
@@ -728,33 +754,21 @@ static int to_picture(vf_ctx *c, int *ow, int *oh)
     if (c->o->max_side > 0 && longer > c->o->max_side) scale = (double)c->o->max_side / longer;
     int w = even(dw * scale), h = even(dh * scale);
 
-    enum AVPixelFormat dst_fmt = alpha ? AV_PIX_FMT_RGBA : AV_PIX_FMT_RGB24;
-    c->sws = sws_getCachedContext(c->sws, f->width, src_h, f->format, w, h, dst_fmt,
-                                  SWS_BICUBIC | SWS_ACCURATE_RND | SWS_FULL_CHR_H_INT, NULL, NULL, NULL);
+    int jpg = c->o->format == VF_JPG;
+    enum AVPixelFormat out_fmt = jpg ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_RGB24;
+    enum AVPixelFormat conv_fmt = alpha ? AV_PIX_FMT_RGBA : out_fmt;
+    int conv_flags = SWS_BICUBIC | SWS_ACCURATE_RND | (conv_fmt == AV_PIX_FMT_YUV420P ? 0 : SWS_FULL_CHR_H_INT);
+    c->sws = sws_getCachedContext(c->sws, f->width, src_h, f->format, w, h, conv_fmt, conv_flags, NULL, NULL, NULL);
     if (!c->sws) {
         set_err(c, "cannot convert %s %dx%d", desc->name, f->width, f->height);
         return -1;
     }
-    if (!(desc->flags & AV_PIX_FMT_FLAG_RGB)) {
-        /* the colour matrix the stream names; without one BT.601, as FFmpeg
-         * and OpenCV read such streams (and as FFmpeg writes them) */
-        int cs = f->colorspace;
-        if (cs == AVCOL_SPC_UNSPECIFIED || cs == AVCOL_SPC_RESERVED || cs > AVCOL_SPC_BT2020_CL)
-            cs = SWS_CS_ITU601;
-        int full = f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P ||
-                   f->format == AV_PIX_FMT_YUVJ422P || f->format == AV_PIX_FMT_YUVJ444P ||
-                   f->format == AV_PIX_FMT_YUVJ440P || f->format == AV_PIX_FMT_YUVJ411P;
-        sws_setColorspaceDetails(c->sws, sws_getCoefficients(cs), full, sws_getCoefficients(SWS_CS_DEFAULT), 1,
-                                 0, 1 << 16, 1 << 16);
+    if (!is_rgb) set_source_colours(c->sws, f, 1);
+    else if (conv_fmt == AV_PIX_FMT_YUV420P) {
+        const int *bt601 = sws_getCoefficients(SWS_CS_ITU601);
+        sws_setColorspaceDetails(c->sws, bt601, 1, bt601, 1, 0, 1 << 16, 1 << 16);
     }
 
-    size_t bpp = alpha ? 4 : 3;
-    if (grow(&c->rgba, &c->rgba_size, (size_t)w * h * bpp + 64) != 0 ||
-        grow(&c->rgb, &c->rgb_size, (size_t)w * h * 3) != 0 ||
-        grow(&c->rot, &c->rot_size, (size_t)w * h * 3) != 0) {
-        set_err(c, "out of memory");
-        return -1;
-    }
     const uint8_t *src[4];
     int stride[4];
     int first_bottom = field && !frame_top_first(f);
@@ -767,19 +781,37 @@ static int to_picture(vf_ctx *c, int *ow, int *oh)
             stride[p] *= 2;
         }
     }
-    uint8_t *dst[4] = {alpha ? c->rgba : c->rgb, NULL, NULL, NULL};
-    int dst_stride[4] = {(int)(w * bpp), 0, 0, 0};
-    if (sws_scale(c->sws, src, stride, 0, src_h, dst, dst_stride) != h) {
+    AVFrame *conv = c->pic_a;
+    if (picture_alloc(conv, conv_fmt, w, h) < 0) goto nomem;
+    if (sws_scale(c->sws, src, stride, 0, src_h, conv->data, conv->linesize) != h) {
         set_err(c, "conversion of a frame failed");
         return -1;
     }
-    if (alpha) {
+    if (alpha) { /* lay RGBA on the background, then into the encoder's format */
+        AVFrame *rgb = c->pic_b;
+        if (picture_alloc(rgb, AV_PIX_FMT_RGB24, w, h) < 0) goto nomem;
         const uint8_t *bg = c->o->background;
-        for (size_t i = 0, n = (size_t)w * h; i < n; i++) {
-            const uint8_t *s = c->rgba + i * 4;
-            unsigned a = s[3];
-            for (int k = 0; k < 3; k++) c->rgb[i * 3 + k] = (uint8_t)((s[k] * a + bg[k] * (255 - a) + 127) / 255);
+        for (int y = 0; y < h; y++) {
+            const uint8_t *s = conv->data[0] + (size_t)y * conv->linesize[0];
+            uint8_t *d = rgb->data[0] + (size_t)y * rgb->linesize[0];
+            for (int x = 0; x < w; x++, s += 4, d += 3) {
+                unsigned a = s[3];
+                for (int k = 0; k < 3; k++) d[k] = (uint8_t)((s[k] * a + bg[k] * (255 - a) + 127) / 255);
+            }
         }
+        if (out_fmt == AV_PIX_FMT_RGB24) {
+            c->pic_b = conv;
+            conv = rgb;
+        } else {
+            c->sws_enc = sws_getCachedContext(c->sws_enc, w, h, AV_PIX_FMT_RGB24, w, h, out_fmt,
+                                              SWS_BICUBIC | SWS_ACCURATE_RND, NULL, NULL, NULL);
+            if (!c->sws_enc || picture_alloc(conv, out_fmt, w, h) < 0) goto nomem;
+            const int *bt601 = sws_getCoefficients(SWS_CS_ITU601);
+            sws_setColorspaceDetails(c->sws_enc, bt601, 1, bt601, 1, 0, 1 << 16, 1 << 16);
+            sws_scale(c->sws_enc, (const uint8_t *const *)rgb->data, rgb->linesize, 0, h, conv->data,
+                      conv->linesize);
+        }
+        c->pic_a = conv;
     }
 
     int rotation = 0, mirror = 0;
@@ -791,29 +823,33 @@ static int to_picture(vf_ctx *c, int *ow, int *oh)
     } else if (c->have_matrix) {
         matrix_orientation(c->matrix, &rotation, &mirror);
     }
+    c->pic = conv;
     if (rotation || mirror) {
-        orient(c->rgb, w, h, rotation, mirror, c->rot);
-        uint8_t *t = c->rgb;
-        size_t ts = c->rgb_size;
-        c->rgb = c->rot;
-        c->rgb_size = c->rot_size;
-        c->rot = t;
-        c->rot_size = ts;
+        AVFrame *r = conv == c->pic_a ? c->pic_b : c->pic_a;
+        int ow = rotation % 180 ? h : w, oh = rotation % 180 ? w : h;
+        if (picture_alloc(r, out_fmt, ow, oh) < 0) goto nomem;
+        int np = out_fmt == AV_PIX_FMT_YUV420P ? 3 : 1;
+        for (int p = 0; p < np; p++) {
+            int sub = p ? 1 : 0; /* the chroma planes of 4:2:0 are half size */
+            orient_plane(conv->data[p], conv->linesize[p], w >> sub, h >> sub, out_fmt == AV_PIX_FMT_RGB24 ? 3 : 1,
+                         rotation, mirror, r->data[p], r->linesize[p]);
+        }
+        c->pic = r;
     }
-    *ow = rotation % 180 ? h : w;
-    *oh = rotation % 180 ? w : h;
     return 0;
+nomem:
+    set_err(c, "out of memory");
+    return -1;
 }
 
-/* Encodes c->rgb (w x h) as JPEG or PNG into a new packet in c->encpkt. */
-static int encode_picture(vf_ctx *c, int w, int h)
+/* Encodes c->pic as JPEG or PNG into a new packet in c->encpkt. */
+static int encode_picture(vf_ctx *c)
 {
     char buf[128];
+    AVFrame *pic = c->pic;
     int jpg = c->o->format == VF_JPG;
-    /* full-range 4:2:0 for JPEG (the YUVJ formats are deprecated) */
-    enum AVPixelFormat fmt = jpg ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_RGB24;
     int ret;
-    if (c->enc && (c->enc->width != w || c->enc->height != h)) avcodec_free_context(&c->enc);
+    if (c->enc && (c->enc->width != pic->width || c->enc->height != pic->height)) avcodec_free_context(&c->enc);
     if (!c->enc) {
         const AVCodec *codec = avcodec_find_encoder(jpg ? AV_CODEC_ID_MJPEG : AV_CODEC_ID_PNG);
         if (!codec) {
@@ -821,12 +857,13 @@ static int encode_picture(vf_ctx *c, int w, int h)
             return -1;
         }
         if (!(c->enc = avcodec_alloc_context3(codec))) goto nomem;
-        c->enc->width = w;
-        c->enc->height = h;
-        c->enc->pix_fmt = fmt;
+        c->enc->width = pic->width;
+        c->enc->height = pic->height;
+        c->enc->pix_fmt = pic->format;
         c->enc->time_base = (AVRational){1, 25};
         c->enc->thread_count = 1;
         if (jpg) {
+            /* full-range 4:2:0 (the YUVJ formats are deprecated) */
             c->enc->color_range = AVCOL_RANGE_JPEG;
             c->enc->flags |= AV_CODEC_FLAG_QSCALE;
             /* quality 100..1 -> JPEG qscale 2..31 */
@@ -838,34 +875,13 @@ static int encode_picture(vf_ctx *c, int w, int h)
             return -1;
         }
     }
-    if (!c->encframe && !(c->encframe = av_frame_alloc())) goto nomem;
     if (!c->encpkt && !(c->encpkt = av_packet_alloc())) goto nomem;
-    AVFrame *ef = c->encframe;
-    av_frame_unref(ef);
-    ef->format = fmt;
-    ef->width = w;
-    ef->height = h;
-    if (av_frame_get_buffer(ef, 0) < 0) goto nomem;
-    const uint8_t *src[4] = {c->rgb, NULL, NULL, NULL};
-    int stride[4] = {w * 3, 0, 0, 0};
     if (jpg) {
-        c->sws_enc = sws_getCachedContext(c->sws_enc, w, h, AV_PIX_FMT_RGB24, w, h, AV_PIX_FMT_YUV420P,
-                                          SWS_BICUBIC | SWS_ACCURATE_RND, NULL, NULL, NULL);
-        if (!c->sws_enc) {
-            set_err(c, "cannot convert for JPEG");
-            return -1;
-        }
-        /* JPEG's matrix is BT.601 over the full range */
-        const int *bt601 = sws_getCoefficients(SWS_CS_ITU601);
-        sws_setColorspaceDetails(c->sws_enc, bt601, 1, bt601, 1, 0, 1 << 16, 1 << 16);
-        sws_scale(c->sws_enc, src, stride, 0, h, ef->data, ef->linesize);
-        ef->quality = c->enc->global_quality;
-        ef->color_range = AVCOL_RANGE_JPEG;
-    } else {
-        av_image_copy_plane(ef->data[0], ef->linesize[0], c->rgb, w * 3, w * 3, h);
+        pic->quality = c->enc->global_quality;
+        pic->color_range = AVCOL_RANGE_JPEG;
     }
-    ef->pts = c->encoded++; /* the encoders want rising times */
-    if ((ret = avcodec_send_frame(c->enc, ef)) < 0 || (ret = avcodec_receive_packet(c->enc, c->encpkt)) < 0) {
+    pic->pts = c->encoded++; /* the encoders want rising times */
+    if ((ret = avcodec_send_frame(c->enc, pic)) < 0 || (ret = avcodec_receive_packet(c->enc, c->encpkt)) < 0) {
         set_err(c, "encoding failed: %s", av_reason(ret, buf, sizeof buf));
         return -1;
     }
@@ -912,8 +928,7 @@ static int write_file(vf_ctx *c, const char *path, const uint8_t *data, size_t l
 /* Converts, encodes and writes (with out_dir) c->last as sample k. */
 static int emit(vf_ctx *c, const char *out_dir, vf_result *res, int64_t pts)
 {
-    int w, h;
-    if (to_picture(c, &w, &h) != 0 || encode_picture(c, w, h) != 0) return -1;
+    if (to_picture(c) != 0 || encode_picture(c) != 0) return -1;
     av_frame_unref(c->shown);
     if (av_frame_ref(c->shown, c->last) < 0) {
         set_err(c, "out of memory");
@@ -1049,11 +1064,11 @@ static size_t targets(const vf_ctx *c, int64_t **out)
 static int run(vf_ctx *c, const char *out_dir, vf_result *res)
 {
     if (!(c->pkt = av_packet_alloc()) || !(c->frame = av_frame_alloc()) || !(c->last = av_frame_alloc()) ||
-        !(c->shown = av_frame_alloc())) {
+        !(c->shown = av_frame_alloc()) || !(c->pic_a = av_frame_alloc()) || !(c->pic_b = av_frame_alloc())) {
         set_err(c, "out of memory");
         return -1;
     }
-    c->next_pts = AV_NOPTS_VALUE;
+    c->next_pts = c->max_pkt_ts = AV_NOPTS_VALUE;
     if (open_input(c) != 0 || find_timing(c) != 0) return -1;
 
     AVCodecParameters *par = c->st->codecpar;
