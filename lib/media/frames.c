@@ -14,6 +14,7 @@
 #include <libavformat/avformat.h>
 #include <libavutil/display.h>
 #include <libavutil/imgutils.h>
+#include <libavutil/opt.h>
 #include <libavutil/pixdesc.h>
 #include <libswscale/swscale.h>
 
@@ -117,6 +118,12 @@ static int64_t mem_seek(void *opaque, int64_t offset, int whence)
     return to;
 }
 
+/* A swscale context with what it was made for. */
+typedef struct {
+    struct SwsContext *ctx;
+    int key[10];
+} scaler;
+
 /* ---- one video being read ---- */
 
 typedef struct {
@@ -158,7 +165,8 @@ typedef struct {
     int have_matrix;
 
     /* conversion and encoding */
-    struct SwsContext *sws, *sws_enc, *sws_grey;
+    scaler sws, sws_enc;
+    struct SwsContext *sws_grey;
     AVFrame *pic_a, *pic_b; /* pictures being made */
     AVFrame *pic;           /* the one to encode (pic_a or pic_b) */
     AVCodecContext *enc;
@@ -201,8 +209,8 @@ static void ctx_free(vf_ctx *c)
     av_frame_free(&c->frame);
     av_frame_free(&c->last);
     av_frame_free(&c->shown);
-    sws_freeContext(c->sws);
-    sws_freeContext(c->sws_enc);
+    sws_freeContext(c->sws.ctx);
+    sws_freeContext(c->sws_enc.ctx);
     sws_freeContext(c->sws_grey);
     av_frame_free(&c->pic_a);
     av_frame_free(&c->pic_b);
@@ -706,19 +714,49 @@ static int picture_alloc(AVFrame *f, enum AVPixelFormat fmt, int w, int h)
     return av_frame_get_buffer(f, 0);
 }
 
-/* The colour details of a YUV source for swscale. */
-static void set_source_colours(struct SwsContext *sws, const AVFrame *f, int dst_full)
+/* A context converting sw x sh of sfmt to dw x dh of dfmt, made again only
+ * when one of these changes. The ranges (1: full) are set before the
+ * context is initialised: swscale chooses its unscaled copy paths then
+ * and would ignore a range set afterwards. cs is the source's colour
+ * matrix (SWS_CS_*); YUV results are BT.601, as JPEG's are. */
+static struct SwsContext *scaler_get(scaler *s, int sw, int sh, int sfmt, int dw, int dh, int dfmt, int flags,
+                                     int srange, int drange, int cs)
 {
-    /* the colour matrix the stream names; without one BT.601, as FFmpeg
-     * and OpenCV read such streams (and as FFmpeg writes them) */
+    int key[10] = {sw, sh, sfmt, dw, dh, dfmt, flags, srange, drange, cs};
+    if (s->ctx && memcmp(key, s->key, sizeof key) == 0) return s->ctx;
+    sws_freeContext(s->ctx);
+    struct SwsContext *x = s->ctx = sws_alloc_context();
+    if (!x) return NULL;
+    if (av_opt_set_int(x, "srcw", sw, 0) < 0 || av_opt_set_int(x, "srch", sh, 0) < 0 ||
+        av_opt_set_int(x, "src_format", sfmt, 0) < 0 || av_opt_set_int(x, "dstw", dw, 0) < 0 ||
+        av_opt_set_int(x, "dsth", dh, 0) < 0 || av_opt_set_int(x, "dst_format", dfmt, 0) < 0 ||
+        av_opt_set_int(x, "sws_flags", flags, 0) < 0 || av_opt_set_int(x, "src_range", srange, 0) < 0 ||
+        av_opt_set_int(x, "dst_range", drange, 0) < 0 || sws_init_context(x, NULL, NULL) < 0) {
+        sws_freeContext(x);
+        s->ctx = NULL;
+        return NULL;
+    }
+    sws_setColorspaceDetails(x, sws_getCoefficients(cs), srange, sws_getCoefficients(SWS_CS_ITU601), drange, 0,
+                             1 << 16, 1 << 16);
+    memcpy(s->key, key, sizeof key);
+    return x;
+}
+
+/* The colour matrix a YUV frame names; without one BT.601, as FFmpeg and
+ * OpenCV read such streams (and as FFmpeg writes them). */
+static int frame_matrix(const AVFrame *f)
+{
     int cs = f->colorspace;
     if (cs == AVCOL_SPC_UNSPECIFIED || cs == AVCOL_SPC_RESERVED || cs > AVCOL_SPC_BT2020_CL) cs = SWS_CS_ITU601;
-    int full = f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P ||
-               f->format == AV_PIX_FMT_YUVJ422P || f->format == AV_PIX_FMT_YUVJ444P ||
-               f->format == AV_PIX_FMT_YUVJ440P || f->format == AV_PIX_FMT_YUVJ411P;
-    /* JPEG's YUV is BT.601 over the full range */
-    sws_setColorspaceDetails(sws, sws_getCoefficients(cs), full, sws_getCoefficients(SWS_CS_ITU601), dst_full, 0,
-                             1 << 16, 1 << 16);
+    if (cs == AVCOL_SPC_SMPTE170M) cs = SWS_CS_ITU601; /* the same matrix */
+    return cs;
+}
+
+static int frame_full_range(const AVFrame *f)
+{
+    return f->color_range == AVCOL_RANGE_JPEG || f->format == AV_PIX_FMT_YUVJ420P ||
+           f->format == AV_PIX_FMT_YUVJ422P || f->format == AV_PIX_FMT_YUVJ444P ||
+           f->format == AV_PIX_FMT_YUVJ440P || f->format == AV_PIX_FMT_YUVJ411P;
 }
 
 /* Converts c->last into c->pic, ready for the encoder: the shown size,
@@ -756,17 +794,18 @@ static int to_picture(vf_ctx *c)
 
     int jpg = c->o->format == VF_JPG;
     enum AVPixelFormat out_fmt = jpg ? AV_PIX_FMT_YUV420P : AV_PIX_FMT_RGB24;
-    enum AVPixelFormat conv_fmt = alpha ? AV_PIX_FMT_RGBA : out_fmt;
+    int cs = is_rgb ? SWS_CS_ITU601 : frame_matrix(f);
+    /* Straight into JPEG's YUV only when no matrix changes (swscale does
+     * not convert matrices from YUV to YUV); else through RGB. */
+    enum AVPixelFormat conv_fmt = alpha                                    ? AV_PIX_FMT_RGBA
+                                  : out_fmt == AV_PIX_FMT_YUV420P && cs != SWS_CS_ITU601 ? AV_PIX_FMT_RGB24
+                                                                                         : out_fmt;
     int conv_flags = SWS_BICUBIC | SWS_ACCURATE_RND | (conv_fmt == AV_PIX_FMT_YUV420P ? 0 : SWS_FULL_CHR_H_INT);
-    c->sws = sws_getCachedContext(c->sws, f->width, src_h, f->format, w, h, conv_fmt, conv_flags, NULL, NULL, NULL);
-    if (!c->sws) {
+    struct SwsContext *sws = scaler_get(&c->sws, f->width, src_h, f->format, w, h, conv_fmt, conv_flags,
+                                        is_rgb || frame_full_range(f), 1, cs);
+    if (!sws) {
         set_err(c, "cannot convert %s %dx%d", desc->name, f->width, f->height);
         return -1;
-    }
-    if (!is_rgb) set_source_colours(c->sws, f, 1);
-    else if (conv_fmt == AV_PIX_FMT_YUV420P) {
-        const int *bt601 = sws_getCoefficients(SWS_CS_ITU601);
-        sws_setColorspaceDetails(c->sws, bt601, 1, bt601, 1, 0, 1 << 16, 1 << 16);
     }
 
     const uint8_t *src[4];
@@ -783,11 +822,11 @@ static int to_picture(vf_ctx *c)
     }
     AVFrame *conv = c->pic_a;
     if (picture_alloc(conv, conv_fmt, w, h) < 0) goto nomem;
-    if (sws_scale(c->sws, src, stride, 0, src_h, conv->data, conv->linesize) != h) {
+    if (sws_scale(sws, src, stride, 0, src_h, conv->data, conv->linesize) != h) {
         set_err(c, "conversion of a frame failed");
         return -1;
     }
-    if (alpha) { /* lay RGBA on the background, then into the encoder's format */
+    if (alpha) { /* lay RGBA on the background */
         AVFrame *rgb = c->pic_b;
         if (picture_alloc(rgb, AV_PIX_FMT_RGB24, w, h) < 0) goto nomem;
         const uint8_t *bg = c->o->background;
@@ -799,19 +838,17 @@ static int to_picture(vf_ctx *c)
                 for (int k = 0; k < 3; k++) d[k] = (uint8_t)((s[k] * a + bg[k] * (255 - a) + 127) / 255);
             }
         }
-        if (out_fmt == AV_PIX_FMT_RGB24) {
-            c->pic_b = conv;
-            conv = rgb;
-        } else {
-            c->sws_enc = sws_getCachedContext(c->sws_enc, w, h, AV_PIX_FMT_RGB24, w, h, out_fmt,
-                                              SWS_BICUBIC | SWS_ACCURATE_RND, NULL, NULL, NULL);
-            if (!c->sws_enc || picture_alloc(conv, out_fmt, w, h) < 0) goto nomem;
-            const int *bt601 = sws_getCoefficients(SWS_CS_ITU601);
-            sws_setColorspaceDetails(c->sws_enc, bt601, 1, bt601, 1, 0, 1 << 16, 1 << 16);
-            sws_scale(c->sws_enc, (const uint8_t *const *)rgb->data, rgb->linesize, 0, h, conv->data,
-                      conv->linesize);
-        }
-        c->pic_a = conv;
+        c->pic_b = conv;
+        c->pic_a = conv = rgb;
+    }
+    if (conv->format != out_fmt) { /* RGB into JPEG's YUV */
+        AVFrame *yuv = c->pic_b;
+        struct SwsContext *enc = scaler_get(&c->sws_enc, w, h, AV_PIX_FMT_RGB24, w, h, out_fmt,
+                                            SWS_BICUBIC | SWS_ACCURATE_RND, 1, 1, SWS_CS_ITU601);
+        if (!enc || picture_alloc(yuv, out_fmt, w, h) < 0) goto nomem;
+        sws_scale(enc, (const uint8_t *const *)conv->data, conv->linesize, 0, h, yuv->data, yuv->linesize);
+        c->pic_b = conv;
+        c->pic_a = conv = yuv;
     }
 
     int rotation = 0, mirror = 0;
