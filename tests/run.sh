@@ -76,6 +76,7 @@ for b in "${builds[@]}"; do
     suite "conformance/nn-train ($b)" tests/conformance/nn-train.sh "$b"
     suite "conformance/nn-train-steps ($b)" tests/conformance/nn-train-steps.sh "$b"
     suite "conformance/peft ($b)" tests/conformance/peft.sh "$b"
+    suite "conformance/videos ($b)" tests/conformance/videos.sh "$b"
     suite "net/http ($b)" tests/net/http.sh "$b"
 done
 suite "schema cases" tests/schema/run-cases.sh

@@ -793,6 +793,8 @@ static int run_all(queue *q, sft_run *run, char **args, int nargs)
     return status;
 }
 
+static int run_main(const settings *s, sft_run *run, const char *output, uint64_t njobs, char **args, int nargs);
+
 int main(int argc, char **argv)
 {
     sft_init(argv);
@@ -885,16 +887,28 @@ int main(int argc, char **argv)
     if (!s.out_dir) return sft_usage_error("--out-dir is required");
     if (modes > 1) return sft_usage_error("--fps and --scene exclude each other");
     if (s.max_dur > 0 && s.min_dur > s.max_dur) return sft_usage_error("--min-duration is above --max-duration");
-    if (json_path_parse(&s.id_path, id_field) != 0) return sft_usage_error("invalid field path '%s'", id_field);
-    if (json_path_parse(&s.video_path, video_field) != 0)
-        return sft_usage_error("invalid field path '%s'", video_field);
-    if (json_path_parse(&s.meta_path, meta_field) != 0)
-        return sft_usage_error("invalid field path '%s'", meta_field);
-    vf_quiet(run.verbose);
-
     int status = 0;
-    if (mkdir(s.out_dir, 0777) != 0 && errno != EEXIST) {
-        sft_error("%s: cannot create: %s", s.out_dir, strerror(errno));
+    if (json_path_parse(&s.id_path, id_field) != 0)
+        status = sft_usage_error("invalid field path '%s'", id_field);
+    else if (json_path_parse(&s.video_path, video_field) != 0)
+        status = sft_usage_error("invalid field path '%s'", video_field);
+    else if (json_path_parse(&s.meta_path, meta_field) != 0)
+        status = sft_usage_error("invalid field path '%s'", meta_field);
+    if (!status) status = run_main(&s, &run, output, njobs, argv + optind, argc - optind);
+    json_path_free(&s.id_path);
+    json_path_free(&s.video_path);
+    json_path_free(&s.meta_path);
+    return status;
+}
+
+/* Opens the outputs, runs the queue over the inputs and closes. Returns
+ * the exit status. */
+static int run_main(const settings *s, sft_run *run, const char *output, uint64_t njobs, char **args, int nargs)
+{
+    vf_quiet(run->verbose);
+    int status = 0;
+    if (mkdir(s->out_dir, 0777) != 0 && errno != EEXIST) {
+        sft_error("%s: cannot create: %s", s->out_dir, strerror(errno));
         return SFT_EX_CANTCREAT;
     }
     sft_out *out = sft_out_open(output);
@@ -903,14 +917,14 @@ int main(int argc, char **argv)
         return SFT_EX_CANTCREAT;
     }
     sft_out_cleanup_on_signals();
-    if ((status = sft_run_start(&run)) != 0) {
+    if ((status = sft_run_start(run)) != 0) {
         sft_out_close(out, 0);
-        return sft_run_finish(&run, status);
+        return sft_run_finish(run, status);
     }
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) cores = 1;
-    queue q = {.s = &s, .run = &run, .out = out, .njobs = (int)njobs};
+    queue q = {.s = s, .run = run, .out = out, .njobs = (int)njobs};
     /* decoder threads share the cores with the other videos' decoders */
     q.threads = njobs == 1 ? 0 : (int)(cores / (long)njobs > 1 ? cores / (long)njobs : 1);
     pthread_mutex_init(&q.mu, NULL);
@@ -933,7 +947,7 @@ int main(int argc, char **argv)
             q.nworkers++;
         }
     }
-    if (!status) status = run_all(&q, &run, argv + optind, argc - optind);
+    if (!status) status = run_all(&q, run, args, nargs);
 
     pthread_mutex_lock(&q.mu);
     q.stopping = 1;
@@ -951,8 +965,5 @@ int main(int argc, char **argv)
 
     int err = sft_out_close(out, status == 0 || status == SFT_EX_REJECTED);
     if (err && !status) status = sft_write_error(strcmp(output, "-") ? output : "<stdout>", err);
-    json_path_free(&s.id_path);
-    json_path_free(&s.video_path);
-    json_path_free(&s.meta_path);
-    return sft_run_finish(&run, status);
+    return sft_run_finish(run, status);
 }
