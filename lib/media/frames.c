@@ -23,6 +23,8 @@
 #define VF_MAX_SIDE VF_MAX_RES
 /* Times a seek that landed after its target is tried again further back. */
 #define VF_MAX_RESEEK 12
+/* Broken frames in a row after which a video is given up. */
+#define VF_MAX_BAD_FRAMES 64
 /* The grey image scene detection compares. */
 #define VF_SCENE_W 64
 #define VF_SCENE_H 36
@@ -153,6 +155,7 @@ typedef struct {
     int no_skip;
     int read_error;        /* a packet could not be read (not the end) */
     size_t decoded;
+    int bad_in_row;        /* broken frames in a row */
     int out_error;         /* VF_ERR_CREATE or VF_ERR_WRITE when an output failed */
 
     double tb;             /* seconds per tick */
@@ -467,8 +470,12 @@ static int decode_next(vf_ctx *c, int64_t target)
         int ret = avcodec_receive_frame(c->dec, c->frame);
         if (ret == 0) {
             c->decoded++;
+            c->bad_in_row = 0;
             return 1;
         }
+        /* A broken frame (reported here by the decoder's threads) is passed
+         * over, unless nothing but broken frames come. */
+        if (ret == AVERROR_INVALIDDATA && ++c->bad_in_row <= VF_MAX_BAD_FRAMES) continue;
         if (ret == AVERROR_EOF) {
             c->drained = 1;
             return 0;
@@ -610,8 +617,10 @@ static int frame_at(vf_ctx *c, int64_t target)
         if (r < 0) return -1;
         if (r == 0) {
             if (c->have_last) {
-                if (!c->skipped) return latest(c); /* the target is past the end */
-                /* the last frame may have been one that was skipped */
+                /* the target is past the end */
+                if (!c->skipped || c->no_skip) return latest(c);
+                /* the last frame may have been one that was skipped: once
+                 * more without skipping (once: the seek may fail) */
                 c->no_skip = 1;
                 seek_to(c, c->last_pts);
                 after_seek = 1;
