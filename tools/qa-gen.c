@@ -159,8 +159,7 @@ typedef struct {
     json_path id_path;
     item *items;
     size_t nitems;
-    const char **idset; /* the sources' ids (id_set_add) */
-    size_t nids, idcap;
+    sft_strset ids; /* the sources' ids */
     char **src_names; /* the inputs' names, for diagnostics */
     size_t nsrc_names;
     const char *last_src;
@@ -275,32 +274,6 @@ static int load_key(qa_run *q, const char *file)
 
 /* ---- sources and items ---- */
 
-/* The source ids seen, in an open-addressing table (load at most 1/2):
- * adds id and returns 1, or 0 when it is already there, -1 out of memory. */
-static int id_set_add(qa_run *q, const char *id)
-{
-    if (2 * (q->nids + 1) > q->idcap) {
-        size_t cap = q->idcap ? 2 * q->idcap : 256;
-        const char **t = calloc(cap, sizeof *t);
-        if (!t) return -1;
-        for (size_t i = 0; i < q->idcap; i++)
-            if (q->idset[i]) {
-                size_t h = (size_t)xxh64(q->idset[i], strlen(q->idset[i]), 0) & (cap - 1);
-                while (t[h]) h = (h + 1) & (cap - 1);
-                t[h] = q->idset[i];
-            }
-        free(q->idset);
-        q->idset = t;
-        q->idcap = cap;
-    }
-    size_t h = (size_t)xxh64(id, strlen(id), 0) & (q->idcap - 1);
-    for (; q->idset[h]; h = (h + 1) & (q->idcap - 1))
-        if (strcmp(q->idset[h], id) == 0) return 0;
-    q->idset[h] = id;
-    q->nids++;
-    return 1;
-}
-
 static int read_source(void *ctx, sft_run *run, const jsonl_reader *r, int kind, const jsonl_record *rec,
                        const jsonl_error *jerr)
 {
@@ -360,7 +333,7 @@ static int read_source(void *ctx, sft_run *run, const jsonl_reader *r, int kind,
     s->line = rec->line;
     if (!s->id) return out_of_memory();
     /* the same id twice would make the same pair ids */
-    int fresh = id_set_add(q, s->id);
+    int fresh = sft_strset_add(&q->ids, s->id);
     if (fresh < 0) return out_of_memory();
     if (!fresh) {
         free(s->id);
@@ -920,7 +893,7 @@ done:
         free(q.src[i].id);
     }
     free(q.src);
-    free(q.idset);
+    sft_strset_free(&q.ids);
     for (size_t i = 0; i < q.nsrc_names; i++) free(q.src_names[i]);
     free(q.src_names);
     for (size_t i = 0; i < q.ndone; i++) free(q.done_keys[i]);

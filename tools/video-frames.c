@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
@@ -269,17 +270,15 @@ static void run_job(const settings *s, job *j, int threads)
     int min_w = s->min_w, min_h = s->min_h;
     if (have_meta) {
         const char *why = NULL;
-        if (fm.duration >= 0 && !fv_filter(&fm, min_dur, max_dur, 0, 0, &why)) goto filtered;
-        if (fm.width > 0 && !fv_filter(&fm, 0, 0, min_w, min_h, &why)) goto filtered;
-        if (fm.duration >= 0) min_dur = max_dur = 0;
-        if (fm.width > 0) min_w = min_h = 0;
-        if (0) {
-        filtered:
+        if ((fm.duration >= 0 && !fv_filter(&fm, min_dur, max_dur, 0, 0, &why)) ||
+            (fm.width > 0 && !fv_filter(&fm, 0, 0, min_w, min_h, &why))) {
             j->result = RES_FILTERED;
             snprintf(j->why, sizeof j->why, "%s", why);
             fv_meta_free(&fm);
             return;
         }
+        if (fm.duration >= 0) min_dur = max_dur = 0;
+        if (fm.width > 0) min_w = min_h = 0;
     }
     vo.min_duration = min_dur;
     vo.max_duration = max_dur;
@@ -324,7 +323,7 @@ typedef struct {
     const settings *s;
     sft_run *run;
     sft_out *out;
-    int njobs, threads;
+    int threads; /* decoder threads per video */
 
     job **ring; /* ring[(head + i) % cap], i < count: in input order */
     size_t cap, head, count, next_pending;
@@ -334,9 +333,7 @@ typedef struct {
     pthread_t *workers;
     int nworkers;
 
-    /* ids seen: open addressing on their hashes */
-    char **ids;
-    size_t ids_cap, ids_n;
+    sft_strset ids; /* the ids seen */
     uint64_t written;
 } queue;
 
@@ -397,8 +394,19 @@ static int finish_job(queue *q, job *j)
     }
 }
 
-/* Writes out finished jobs at the head of the ring; with wait, waits for
- * the head until fewer than want jobs are held. Returns 0 or a status. */
+/* Writes or rejects a finished job, frees it and updates the progress
+ * line. Returns 0 or the exit status. */
+static int retire(queue *q, job *j)
+{
+    int status = finish_job(q, j);
+    job_free(j);
+    sft_run_progress_text(q->run, "%" PRIu64 " videos, %" PRIu64 " written", q->run->in, q->run->out);
+    return status;
+}
+
+/* Retires the finished jobs at the head of the ring, waiting for the head
+ * while want or more jobs are held (want 0: until the ring is empty).
+ * Returns 0 or the exit status. */
 static int drain(queue *q, size_t want)
 {
     int status = 0;
@@ -414,9 +422,7 @@ static int drain(queue *q, size_t want)
         q->count--;
         if (q->next_pending > 0) q->next_pending--;
         pthread_mutex_unlock(&q->mu);
-        status = finish_job(q, j);
-        job_free(j);
-        sft_run_progress_text(q->run, "%" PRIu64 " videos, %" PRIu64 " written", q->run->in, q->run->out);
+        status = retire(q, j);
         pthread_mutex_lock(&q->mu);
     }
     pthread_mutex_unlock(&q->mu);
@@ -432,10 +438,7 @@ static int submit(queue *q, job *j)
             run_job(q->s, j, q->threads);
             j->state = JOB_DONE;
         }
-        int status = finish_job(q, j);
-        job_free(j);
-        sft_run_progress_text(q->run, "%" PRIu64 " videos, %" PRIu64 " written", q->run->in, q->run->out);
-        return status;
+        return retire(q, j);
     }
     int status = drain(q, q->cap);
     if (status) {
@@ -448,32 +451,6 @@ static int submit(queue *q, job *j)
     pthread_cond_broadcast(&q->work);
     pthread_mutex_unlock(&q->mu);
     return 0;
-}
-
-/* Remembers id; returns 1 when it was new, 0 when seen before, -1 when
- * out of memory. */
-static int id_new(queue *q, const char *id)
-{
-    if (2 * (q->ids_n + 1) > q->ids_cap) {
-        size_t cap = q->ids_cap ? 2 * q->ids_cap : 256;
-        char **t = calloc(cap, sizeof *t);
-        if (!t) return -1;
-        for (size_t i = 0; i < q->ids_cap; i++) {
-            if (!q->ids[i]) continue;
-            size_t h = (size_t)xxh64(q->ids[i], strlen(q->ids[i]), 0) & (cap - 1);
-            while (t[h]) h = (h + 1) & (cap - 1);
-            t[h] = q->ids[i];
-        }
-        free(q->ids);
-        q->ids = t;
-        q->ids_cap = cap;
-    }
-    size_t h = (size_t)xxh64(id, strlen(id), 0) & (q->ids_cap - 1);
-    for (; q->ids[h]; h = (h + 1) & (q->ids_cap - 1))
-        if (strcmp(q->ids[h], id) == 0) return 0;
-    if (!(q->ids[h] = strdup(id))) return -1;
-    q->ids_n++;
-    return 1;
 }
 
 static job *job_new(const char *src, uint64_t line, const char *text, size_t len)
@@ -569,7 +546,7 @@ static int prepare_and_submit(queue *q, job *j)
         int fresh;
         if (why) {
             job_reject(j, "id '%s' %s: it names the frames' directory", j->id, why);
-        } else if ((fresh = id_new(q, j->id)) <= 0) {
+        } else if ((fresh = sft_strset_add(&q->ids, j->id)) <= 0) {
             if (fresh < 0) job_reject(j, "out of memory");
             else job_reject(j, "duplicate id '%s': its frames would overwrite those of an earlier video", j->id);
         } else if (!j->meta && s->meta_file) {
@@ -594,7 +571,9 @@ static int add_video(queue *q, const char *path)
 
 /* A JSON string or integer at path in rec, as a new string; NULL when
  * absent. *bad is set when present with another type. */
-static char *field_text(const cJSON *rec, const json_path *path, int *bad)
+/* The value at path in rec (a segment of digits indexes an array, as
+ * json_path says), or NULL. */
+static const cJSON *field(const cJSON *rec, const json_path *path)
 {
     const cJSON *v = rec;
     for (size_t i = 0; i < path->nseg && v; i++) {
@@ -602,13 +581,19 @@ static char *field_text(const cJSON *rec, const json_path *path, int *bad)
             char *end;
             errno = 0;
             unsigned long k = strtoul(path->seg[i], &end, 10);
-            v = *end || errno ? NULL : cJSON_GetArrayItem(v, (int)k);
-        } else if (cJSON_IsObject(v)) {
-            v = cJSON_GetObjectItemCaseSensitive(v, path->seg[i]);
+            v = *end || errno || k > INT_MAX ? NULL : cJSON_GetArrayItem(v, (int)k);
         } else {
-            v = NULL;
+            v = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, path->seg[i]) : NULL;
         }
     }
+    return v;
+}
+
+/* The string or integer at path in rec as a new string; NULL when absent
+ * or null, with *bad set when present with another type. */
+static char *field_text(const cJSON *rec, const json_path *path, int *bad)
+{
+    const cJSON *v = field(rec, path);
     *bad = 0;
     if (!v || cJSON_IsNull(v)) return NULL;
     if (cJSON_IsString(v)) return strdup(v->valuestring);
@@ -621,22 +606,10 @@ static char *field_text(const cJSON *rec, const json_path *path, int *bad)
     return NULL;
 }
 
-static const cJSON *field(const cJSON *rec, const json_path *path)
-{
-    const cJSON *v = rec;
-    for (size_t i = 0; i < path->nseg && v; i++)
-        v = cJSON_IsObject(v) ? cJSON_GetObjectItemCaseSensitive(v, path->seg[i]) : NULL;
-    return v;
-}
-
-typedef struct {
-    queue *q;
-} read_ctx;
-
 static int on_record(void *ctx, sft_run *run, const jsonl_reader *r, int kind, const jsonl_record *rec,
                      const jsonl_error *err)
 {
-    queue *q = ((read_ctx *)ctx)->q;
+    queue *q = ctx;
     const settings *s = q->s;
     run->in++;
     job *j = job_new(jsonl_name(r), rec->line, rec->text ? rec->text : "", rec->text ? rec->len : 0);
@@ -734,22 +707,6 @@ static int parse_color(const char *s, uint8_t rgb[3])
     return 0;
 }
 
-static int parse_res(const char *s, int *w, int *h)
-{
-    const char *x = strchr(s, 'x');
-    if (!x) return -1;
-    char *ws = strndup(s, (size_t)(x - s));
-    if (!ws) return -1;
-    uint64_t a, b;
-    int rc = sft_parse_u64(ws, 1, VF_MAX_RES, &a) == 0 && sft_parse_u64(x + 1, 1, VF_MAX_RES, &b) == 0 ? 0 : -1;
-    free(ws);
-    if (rc == 0) {
-        *w = (int)a;
-        *h = (int)b;
-    }
-    return rc;
-}
-
 static int parse_seconds(const char *opt, const char *arg, double *out)
 {
     if (sft_parse_double(arg, out) != 0 || *out < 0) return sft_bad_option_value(opt, arg);
@@ -772,9 +729,8 @@ static int run_all(queue *q, sft_run *run, char **args, int nargs)
             sft_error("out of memory");
             return SFT_EX_SOFTWARE;
         }
-        read_ctx rc = {q};
         status = sft_inputs_check(in, nin);
-        if (!status) status = sft_each_record(run, in, nin, on_record, &rc);
+        if (!status) status = sft_each_record(run, in, nin, on_record, q);
         sft_inputs_free(in, nin);
     }
     if (nargs == 0) {
@@ -784,8 +740,7 @@ static int run_all(queue *q, sft_run *run, char **args, int nargs)
             sft_error("out of memory");
             return SFT_EX_SOFTWARE;
         }
-        read_ctx rc = {q};
-        status = sft_each_record(run, in, nin, on_record, &rc);
+        status = sft_each_record(run, in, nin, on_record, q);
         sft_inputs_free(in, nin);
     }
     int st2 = drain(q, 0);
@@ -876,7 +831,7 @@ int main(int argc, char **argv)
             if ((rc = parse_seconds("max-duration", optarg, &s.max_dur)) != 0) return rc;
             break;
         case OPT_MIN_RES:
-            if (parse_res(optarg, &s.min_w, &s.min_h) != 0)
+            if (fv_parse_resolution(optarg, &s.min_w, &s.min_h) != 0)
                 return sft_usage_error("invalid value '%s' for --min-res: expected WIDTHxHEIGHT", optarg);
             break;
         default:
@@ -924,7 +879,7 @@ static int run_main(const settings *s, sft_run *run, const char *output, uint64_
 
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     if (cores < 1) cores = 1;
-    queue q = {.s = s, .run = run, .out = out, .njobs = (int)njobs};
+    queue q = {.s = s, .run = run, .out = out};
     /* decoder threads share the cores with the other videos' decoders */
     q.threads = njobs == 1 ? 0 : (int)(cores / (long)njobs > 1 ? cores / (long)njobs : 1);
     pthread_mutex_init(&q.mu, NULL);
@@ -957,8 +912,7 @@ static int run_main(const settings *s, sft_run *run, const char *output, uint64_
     for (size_t i = 0; i < q.count; i++) job_free(q.ring[(q.head + i) % q.cap]);
     free(q.ring);
     free(q.workers);
-    for (size_t i = 0; i < q.ids_cap; i++) free(q.ids[i]);
-    free(q.ids);
+    sft_strset_free(&q.ids);
     pthread_mutex_destroy(&q.mu);
     pthread_cond_destroy(&q.work);
     pthread_cond_destroy(&q.done);

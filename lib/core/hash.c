@@ -1,5 +1,6 @@
 #include "core/hash.h"
 
+#include <stdlib.h>
 #include <string.h>
 
 static const uint64_t P1 = 0x9E3779B185EBCA87ULL;
@@ -99,4 +100,35 @@ uint64_t splitmix64(uint64_t *state)
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
     z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
     return z ^ (z >> 31);
+}
+
+int sft_strset_add(sft_strset *set, const char *s)
+{
+    if (2 * (set->n + 1) > set->cap) {
+        size_t cap = set->cap ? 2 * set->cap : 256;
+        char **t = calloc(cap, sizeof *t);
+        if (!t) return -1;
+        for (size_t i = 0; i < set->cap; i++) {
+            if (!set->slot[i]) continue;
+            size_t h = (size_t)xxh64(set->slot[i], strlen(set->slot[i]), 0) & (cap - 1);
+            while (t[h]) h = (h + 1) & (cap - 1);
+            t[h] = set->slot[i];
+        }
+        free(set->slot);
+        set->slot = t;
+        set->cap = cap;
+    }
+    size_t h = (size_t)xxh64(s, strlen(s), 0) & (set->cap - 1);
+    for (; set->slot[h]; h = (h + 1) & (set->cap - 1))
+        if (strcmp(set->slot[h], s) == 0) return 0;
+    if (!(set->slot[h] = strdup(s))) return -1;
+    set->n++;
+    return 1;
+}
+
+void sft_strset_free(sft_strset *set)
+{
+    for (size_t i = 0; i < set->cap; i++) free(set->slot[i]);
+    free(set->slot);
+    memset(set, 0, sizeof *set);
 }

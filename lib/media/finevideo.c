@@ -121,7 +121,7 @@ static int get_span(fv_meta *m, const cJSON *obj, const char *name, double *star
     return 0;
 }
 
-static int parse_resolution(const char *s, int *w, int *h)
+int fv_parse_resolution(const char *s, int *w, int *h)
 {
     long v[2];
     const char *p = s;
@@ -261,7 +261,7 @@ int fv_parse(const cJSON *meta, fv_meta *out, char *err, size_t errlen)
     }
     const cJSON *r = member(meta, "resolution");
     if (r) {
-        if (!cJSON_IsString(r) || !r->valuestring || parse_resolution(r->valuestring, &out->width, &out->height)) {
+        if (!cJSON_IsString(r) || !r->valuestring || fv_parse_resolution(r->valuestring, &out->width, &out->height)) {
             set_err(err, errlen, "resolution is not a string WIDTHxHEIGHT");
             goto fail;
         }

@@ -123,6 +123,11 @@ typedef struct {
  * parse (*sec is then unchanged). */
 int fv_parse_timestamp(const char *s, double *sec);
 
+/* Parses a resolution "WIDTHxHEIGHT" ("640x360"): positive integers
+ * without leading zeros, at most 1000000 each, nothing else. Returns 0, or
+ * -1 (*w and *h unchanged). */
+int fv_parse_resolution(const char *s, int *w, int *h);
+
 /* Reads the FineVideo metadata object meta into *out (see the rules
  * above). Returns 0; or -1 with the reason in err (when errlen > 0) and
  * *out left empty (nothing to free). After success the caller frees with

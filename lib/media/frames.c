@@ -176,7 +176,6 @@ typedef struct {
     AVPacket *encpkt;
     int64_t encoded;
     uint8_t grey[2][VF_SCENE_W * VF_SCENE_H];
-    int interlaced, alpha;
 } vf_ctx;
 
 static void set_err(vf_ctx *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -672,23 +671,28 @@ static int even(double x)
     return v < 2 ? 2 : v;
 }
 
-/* The display size of a w x h picture with the given sample aspect ratio
- * and rotation, before scaling (dw, dh: before rotation). */
-static void display_size(int w, int h, AVRational sar, int *dw, int *dh)
+/* The width a w pixels wide picture is shown at: times the sample aspect
+ * ratio, as players do (the height stays). */
+static int display_width(int w, AVRational sar)
 {
     double r = sar.num > 0 && sar.den > 0 ? av_q2d(sar) : 1.0;
     if (r < 0.01 || r > 100) r = 1.0;
-    *dw = (int)lround(w * r);
-    if (*dw < 1) *dw = 1;
-    *dh = h;
+    int dw = (int)lround(w * r);
+    return dw < 1 ? 1 : dw;
+}
+
+/* The sample aspect ratio of the stream: the container's, else the codec's. */
+static AVRational stream_sar(const vf_ctx *c)
+{
+    if (c->st->sample_aspect_ratio.num > 0 && c->st->sample_aspect_ratio.den > 0)
+        return c->st->sample_aspect_ratio;
+    return c->st->codecpar->sample_aspect_ratio;
 }
 
 static AVRational frame_sar(const vf_ctx *c, const AVFrame *f)
 {
     if (f->sample_aspect_ratio.num > 0 && f->sample_aspect_ratio.den > 0) return f->sample_aspect_ratio;
-    if (c->st->sample_aspect_ratio.num > 0 && c->st->sample_aspect_ratio.den > 0)
-        return c->st->sample_aspect_ratio;
-    return c->st->codecpar->sample_aspect_ratio;
+    return stream_sar(c);
 }
 
 /* Rotates/mirrors one plane (w x h pixels of bpp bytes) into dst. */
@@ -787,15 +791,12 @@ static int to_picture(vf_ctx *c)
     }
     int alpha = (desc->flags & AV_PIX_FMT_FLAG_ALPHA) != 0;
     int is_rgb = (desc->flags & AV_PIX_FMT_FLAG_RGB) != 0;
-    c->alpha |= alpha;
 
     /* An interlaced frame is shown from its first field only: no combing. */
     int field = frame_interlaced(f) && f->height >= 4;
-    c->interlaced |= field;
     int src_h = field ? f->height / 2 : f->height;
 
-    int dw, dh;
-    display_size(f->width, f->height, frame_sar(c, f), &dw, &dh);
+    int dw = display_width(f->width, frame_sar(c, f)), dh = f->height;
     double scale = 1.0;
     int longer = dw > dh ? dw : dh;
     if (c->o->max_side > 0 && longer > c->o->max_side) scale = (double)c->o->max_side / longer;
@@ -1118,16 +1119,12 @@ static int run(vf_ctx *c, const char *out_dir, vf_result *res)
     if (open_input(c) != 0 || find_timing(c) != 0) return -1;
 
     AVCodecParameters *par = c->st->codecpar;
-    int dw, dh, rotation = 0, mirror = 0;
-    AVRational sar = c->st->sample_aspect_ratio.num > 0 ? c->st->sample_aspect_ratio : par->sample_aspect_ratio;
-    display_size(par->width, par->height, sar, &dw, &dh);
+    int dw = display_width(par->width, stream_sar(c)), dh = par->height, rotation = 0, mirror = 0;
     if (c->have_matrix) matrix_orientation(c->matrix, &rotation, &mirror);
     res->duration = c->duration;
     res->fps = c->fps;
     res->width = rotation % 180 ? dh : dw;
     res->height = rotation % 180 ? dw : dh;
-    res->rotation = rotation;
-    res->mirrored = mirror;
     snprintf(res->codec, sizeof res->codec, "%s", c->dec->codec->name);
 
     const vf_options *o = c->o;
@@ -1168,8 +1165,6 @@ static int run(vf_ctx *c, const char *out_dir, vf_result *res)
         free(t);
     }
     res->decoded = c->decoded;
-    res->interlaced = c->interlaced;
-    res->alpha = c->alpha;
     return rc;
 }
 

@@ -85,10 +85,6 @@ typedef struct {
     double duration;    /* seconds */
     int width, height;  /* display size (after aspect ratio and rotation) */
     double fps;
-    int rotation;       /* degrees clockwise applied: 0, 90, 180, 270 */
-    int mirrored;       /* the display matrix also flips horizontally */
-    int interlaced;     /* some taken frame was interlaced */
-    int alpha;          /* the pixel format has alpha */
     char codec[32];     /* the decoder's name */
     vf_frame *frames;
     size_t nframes;

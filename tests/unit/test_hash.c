@@ -2,6 +2,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -52,6 +53,30 @@ static void test_splitmix64(void **state)
     assert_int_equal(splitmix64(&s), 0x6e789e6aa1b965f4ULL);
 }
 
+/* Enough strings to grow the table several times; each is new once. */
+static void test_strset(void **state)
+{
+    (void)state;
+    sft_strset set = {0};
+    char buf[32];
+    for (int i = 0; i < 3000; i++) {
+        snprintf(buf, sizeof buf, "id-%d", i * 7919 % 3001);
+        assert_int_equal(sft_strset_add(&set, buf), 1);
+    }
+    assert_int_equal(set.n, 3000);
+    for (int i = 0; i < 3000; i++) {
+        snprintf(buf, sizeof buf, "id-%d", i * 7919 % 3001);
+        assert_int_equal(sft_strset_add(&set, buf), 0);
+    }
+    assert_int_equal(sft_strset_add(&set, ""), 1);
+    assert_int_equal(sft_strset_add(&set, ""), 0);
+    assert_int_equal(sft_strset_add(&set, "id-3000x"), 1);
+    assert_int_equal(set.n, 3002);
+    sft_strset_free(&set);
+    assert_null(set.slot);
+    assert_int_equal(set.n, 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -59,6 +84,7 @@ int main(void)
         cmocka_unit_test(test_xxh64_seed_changes_hash),
         cmocka_unit_test(test_xxh64_unaligned),
         cmocka_unit_test(test_splitmix64),
+        cmocka_unit_test(test_strset),
     };
     return cmocka_run_group_tests_name("hash", tests, NULL, NULL);
 }
