@@ -33,7 +33,8 @@ setup() {
     T=$(mktemp -d)
     cd "$T"
     command -v ffmpeg >/dev/null || skip "ffmpeg is not installed (the fixtures and the checks need it)"
-    [ -f "$VFIX/MANIFEST.json" ] || skip "no fixtures: fixtures/gen-videos.sh $VFIX failed"
+    # ffmpeg is there, so fixtures that could not be made are a failure
+    [ -f "$VFIX/MANIFEST.json" ] || { echo "no fixtures: fixtures/gen-videos.sh $VFIX failed" >&2; return 1; }
     "$PY" -c 'import numpy' 2>/dev/null || skip "python3-numpy is not installed"
 }
 
